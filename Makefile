@@ -1,0 +1,37 @@
+# The README's two commands are `make demo` and `make test`; everything else is optional.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test lint typecheck bench-loadgen bench-serving bench-fidelity clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/infrec demo
+
+test: $(STAMP)
+	bash scripts/test.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench-loadgen: $(STAMP)
+	$(BIN)/python bench/loadgen.py
+
+bench-serving: $(STAMP)
+	$(BIN)/python bench/serving.py
+
+bench-fidelity: $(STAMP)
+	$(BIN)/python bench/fidelity.py
+
+clean:
+	rm -rf $(VENV) .infrec .pytest_cache .mypy_cache .ruff_cache

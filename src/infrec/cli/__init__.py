@@ -1,0 +1,32 @@
+"""The `infrec` command line: a thin shell over the services.
+
+Each command group lives in its own module here and is registered below, so the
+groups stay small and independent.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="infrec",
+    help="Self-hosted inference recommender with SageMaker's API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # One line per command group; each module defines `app` (a group) or `register(app)`.
+    # Helpers: add `from infrec.cli import X` and `app.add_typer(X.app, name="x")` for your group.
+    from infrec.cli import version
+
+    version.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    app()
