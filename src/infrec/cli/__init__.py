@@ -17,6 +17,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Self-hosted inference recommender with SageMaker's API."""
+
+
 def _register() -> None:
     # One line per command group; each module defines `app` (a group) or `register(app)`.
     # Helpers: add `from infrec.cli import X` and `app.add_typer(X.app, name="x")` for your group.
