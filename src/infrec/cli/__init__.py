@@ -25,9 +25,10 @@ def _root() -> None:
 def _register() -> None:
     # One line per command group; each module defines `app` (a group) or `register(app)`.
     # Helpers: add `from infrec.cli import X` and `app.add_typer(X.app, name="x")` for your group.
-    from infrec.cli import version
+    from infrec.cli import serve, version
 
     version.register(app)
+    serve.register(app)
 
 
 _register()

@@ -1,0 +1,99 @@
+"""The HTTP API: AWS JSON 1.1 as SageMaker speaks it (`POST /`, `X-Amz-Target: SageMaker.<Op>`).
+
+This layer only turns the wire format into calls on the services and their errors back into the
+protocol's error shape; every rule about the resources lives in the services.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from infrec.api.auth import AuthError, KeyStore, verify
+from infrec.api.validation import operation, validate_request
+from infrec.core.errors import InfrecError, ValidationError
+from infrec.services import Services
+
+log = logging.getLogger("infrec.api")
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+CONTENT_TYPE = "application/x-amz-json-1.1"
+TARGET_PREFIX = "SageMaker."
+
+
+def error(code: str, message: str, status: int = 400) -> Response:
+    body = json.dumps({"__type": code, "message": message})
+    return Response(body, status_code=status, media_type=CONTENT_TYPE,
+                    headers={"x-amzn-ErrorType": code})
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.timestamp()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+async def _read_body(request: Request) -> bytes | Response:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return error("ValidationException",
+                     f"Request body is {int(declared)} bytes; the limit is {MAX_BODY_BYTES} bytes", 413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return error("ValidationException", f"Request body exceeds the limit of {MAX_BODY_BYTES} bytes", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(services: Services, keys: KeyStore | None = None) -> Starlette:
+    async def dispatch(request: Request) -> Response:
+        target = request.headers.get("x-amz-target", "")
+        if not target.startswith(TARGET_PREFIX):
+            return error("UnknownOperationException",
+                         f"X-Amz-Target {target!r} does not name a SageMaker operation "
+                         f"(expected '{TARGET_PREFIX}<Operation>')")
+        body = await _read_body(request)
+        if isinstance(body, Response):
+            return body
+        if keys is not None:
+            try:
+                verify(keys, request.method, str(request.url), dict(request.headers), body)
+            except AuthError as exc:
+                return error(exc.code, exc.message, 403)
+        name = target[len(TARGET_PREFIX):]
+        op = operation(name)
+        handler = services.handler(name) if op is not None else None
+        if op is None or handler is None:
+            why = "is not a SageMaker operation" if op is None else "is not implemented by infrec"
+            return error("UnknownOperationException", f"Operation {name!r} {why}")
+        try:
+            payload = json.loads(body.decode("utf-8")) if body.strip() else {}
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return error("SerializationException", f"Request body is not valid JSON: {exc}")
+        try:
+            validate_request(op, payload)
+            result = await run_in_threadpool(handler, payload)
+        except ValidationError as exc:
+            return error(exc.code, exc.message, exc.http_status)
+        except InfrecError as exc:
+            return error(exc.code, exc.message, exc.http_status)
+        except Exception:
+            log.exception("internal error in %s", name)
+            return error("InternalFailure", f"infrec failed to process {name}; see the server log", 500)
+        return Response(json.dumps(result, default=_json_default), media_type=CONTENT_TYPE)
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    routes = [Route("/", dispatch, methods=["POST"]), Route("/healthz", health, methods=["GET"])]
+    return Starlette(routes=routes)

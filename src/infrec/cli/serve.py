@@ -1,0 +1,67 @@
+"""`infrec serve`: the SageMaker-compatible API server."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from pathlib import Path
+
+import typer
+
+from infrec.config import Settings
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback
+                       for info in socket.getaddrinfo(host, None))
+        except OSError:
+            return False
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option("127.0.0.1", help="Address to bind; loopback unless --auth is given."),
+        port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+        auth: Path | None = typer.Option(None, "--auth", help="JSON file of access key id → secret; "
+                                                               "requests must then be SigV4-signed with one."),
+        allow_unauthenticated: bool = typer.Option(False, "--allow-unauthenticated",
+                                                   help="Bind a non-loopback address without --auth."),
+        log_level: str = typer.Option("warning", help="uvicorn log level."),
+    ) -> None:
+        """Serve SageMaker's API (AWS JSON 1.1) for boto3, the AWS CLI and the SageMaker SDK."""
+        import uvicorn
+
+        from infrec.api.app import create_app
+        from infrec.api.auth import KeyStore
+        from infrec.services import Services
+        from infrec.store import StoreError
+
+        if not is_loopback(host) and auth is None and not allow_unauthenticated:
+            typer.echo(f"error: refusing to bind {host} without --auth: anyone who can reach it could "
+                       "register models and start jobs. Give --auth keys.json, or --allow-unauthenticated "
+                       "if the network is trusted.", err=True)
+            raise typer.Exit(2)
+        keys = None
+        if auth is not None:
+            try:
+                keys = KeyStore.from_file(auth)
+            except ValueError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from exc
+        settings = Settings.from_env()
+        try:
+            services = Services(settings)
+        except StoreError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        try:
+            typer.echo(f"infrec API on http://{host}:{port} (state: {settings.home})", err=True)
+            uvicorn.run(create_app(services, keys), host=host, port=port, log_level=log_level,
+                        timeout_graceful_shutdown=5)
+        finally:
+            services.close()

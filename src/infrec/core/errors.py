@@ -1,0 +1,38 @@
+"""Errors the services raise, named as SageMaker names them, so every front end (API, CLI, web)
+reports the same thing the same way. The API maps `code` to the AWS JSON protocol's `__type`."""
+
+from __future__ import annotations
+
+
+class InfrecError(Exception):
+    code = "InternalFailure"
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationError(InfrecError):
+    code = "ValidationException"
+    http_status = 400
+
+
+class NotFoundError(InfrecError):
+    code = "ResourceNotFound"
+    http_status = 404
+
+
+class ConflictError(InfrecError):
+    code = "ConflictException"
+    http_status = 409
+
+
+class ResourceInUseError(InfrecError):
+    code = "ResourceInUse"
+    http_status = 409
+
+
+class LimitExceededError(InfrecError):
+    code = "ResourceLimitExceeded"
+    http_status = 400
