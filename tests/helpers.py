@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -33,3 +34,59 @@ def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=grace_s)
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+class InfrecServer:
+    """A real `infrec serve` process on a free loopback port, for tests that drive the API."""
+
+    def __init__(self, env: dict[str, str], extra_args: list[str] | None = None, port: int | None = None) -> None:
+        import os
+        import sys
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env}
+        exe = __import__("pathlib").Path(sys.executable).parent / "infrec"
+        import tempfile
+
+        self.log = tempfile.NamedTemporaryFile(prefix="infrec-serve-", suffix=".log", delete=False)  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [str(exe), "serve", "--port", str(self.port), *(extra_args or [])],
+            env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            wait_for_port(self.port, 30.0, self.proc)
+        except Exception:
+            self.stop()
+            raise RuntimeError(f"infrec serve did not start: {self.output()[-2000:]}") from None
+
+    def output(self) -> str:
+        return open(self.log.name, errors="replace").read()
+
+    def client(self, **kw):  # type: ignore[no-untyped-def]
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "sagemaker", endpoint_url=self.url, region_name="us-east-1",
+            aws_access_key_id=kw.pop("key", "testing"), aws_secret_access_key=kw.pop("secret", "testing"),
+            config=Config(retries={"max_attempts": 1}, **kw),
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: what a crash looks like."""
+        import os
+        import signal
+
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        stop_process(self.proc, grace_s=10)
