@@ -1,0 +1,297 @@
+"""Running one recommendation job: preflight, fetch, then each planned step on a real endpoint
+under real load, persisting every state change before acting on it.
+
+A step's endpoint is always stopped in a `finally`, a stop request cancels the load within a second,
+and the job's JobDurationInSeconds is a hard deadline checked between and inside steps; steps that
+finished are never run again, so a resumed job picks up exactly where the crashed one stood.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infrec.core import recommend
+from infrec.core.catalog import Catalog, InstanceType
+from infrec.jobs import states
+from infrec.jobs.measure import StepMeasurement, measure_step
+from infrec.jobs.model_source import ModelSource, resolve
+from infrec.jobs.repo import JobRepo, stamp
+from infrec.jobs.workspace import WorkspaceError, prepare
+from infrec.registry.service import RegistryService
+
+log = logging.getLogger("infrec.jobs")
+
+DEFAULT_JOB_DURATION_S = 7200
+EMULATION_SCALES = (1.0, 0.5, 0.25, 0.125, 0.0625)
+
+
+class JobCancelled(Exception):
+    pass
+
+
+@dataclass
+class RunnerOptions:
+    allow_emulation: bool = True
+    trial_seconds: float = 4.0
+    setup_deadline_s: float = 120.0
+
+
+class JobRunner:
+    """Runs jobs against an executor. One instance per control process."""
+
+    def __init__(self, home: Path, repo: JobRepo, registry: RegistryService, catalog: Catalog,
+                 executor: Any, options: RunnerOptions | None = None,
+                 preflight: Callable[[dict[str, Any], ModelSource, int], dict[str, Any]] | None = None) -> None:
+        self.home = home
+        self.repo = repo
+        self.registry = registry
+        self.catalog = catalog
+        self.executor = executor
+        self.options = options or RunnerOptions()
+        self.preflight = preflight
+        self._cancel: dict[str, threading.Event] = {}
+        self._interrupted: set[str] = set()
+        self._lock = threading.Lock()
+
+    def cancel_event(self, name: str) -> threading.Event:
+        with self._lock:
+            return self._cancel.setdefault(name, threading.Event())
+
+    def cancel(self, name: str) -> None:
+        self.cancel_event(name).set()
+
+    def interrupt(self, name: str) -> None:
+        """Shut down without ending the job: endpoints stop, the job stays resumable."""
+        with self._lock:
+            self._interrupted.add(name)
+        self.cancel_event(name).set()
+
+    # ------------------------------------------------------------------ job
+    def run(self, name: str) -> None:
+        cancel = self.cancel_event(name)
+        try:
+            self._run(name, cancel)
+        except Exception as exc:  # never let a job die silently: it ends FAILED with the reason
+            log.exception("job %s failed", name)
+            self._finish_failed(name, f"infrec internal error: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._cancel.pop(name, None)
+                self._interrupted.discard(name)
+
+    def _finish_failed(self, name: str, reason: str) -> None:
+        row = self.repo.get(name)
+        if row.status == states.STOPPING:
+            self.repo.set_status(name, states.STOPPED)
+        elif row.status not in states.TERMINAL:
+            self.repo.set_status(name, states.FAILED, failure_reason=reason)
+        for step in self.repo.steps(name):
+            if step.status in (states.PENDING, states.IN_PROGRESS):
+                self.repo.update_step(name, step.step_index, status=states.STOPPED
+                                      if row.status == states.STOPPING else states.FAILED,
+                                      FailureReason=step.doc.get("FailureReason") or reason[:1024])
+
+    def _run(self, name: str, cancel: threading.Event) -> None:
+        row = self.repo.get(name)
+        if row.status == states.STOPPING:
+            self._stop_steps(name)
+            self.repo.set_status(name, states.STOPPED)
+            return
+        if row.status in states.TERMINAL:
+            return
+        if row.status == states.PENDING and not self.repo.set_status(name, states.IN_PROGRESS):
+            return
+        req = row.request
+        input_config = req["InputConfig"]
+        created = row.created_at.timestamp() if row.created_at.tzinfo else \
+            row.created_at.replace(tzinfo=__import__("datetime").UTC).timestamp()
+        deadline = created + float(input_config.get("JobDurationInSeconds") or DEFAULT_JOB_DURATION_S)
+        source = resolve(self.registry, input_config)
+        max_parallel = int((input_config.get("ResourceLimit") or {}).get("MaxParallelOfTests") or 1)
+        steps = self.repo.steps(name)
+
+        # 1. VPC preflight before anything starts (and again on resume: the network may have changed).
+        if input_config.get("VpcConfig") and self.preflight is not None:
+            instances = max_parallel * max(int(s.doc["EndpointConfiguration"].get("InitialInstanceCount") or 1)
+                                           for s in steps)
+            report = self.preflight(req, source, instances)
+            self.repo.update_result(name, VpcPreflight=report)
+            if not report.get("ok", False):
+                self.repo.set_status(name, states.FAILED, failure_reason=str(report.get("failure_reason")))
+                for s in steps:
+                    self.repo.update_step(name, s.step_index, status=states.FAILED,
+                                          FailureReason="VPC preflight failed; no endpoint was started")
+                return
+
+        # 2. Artifacts, once per job.
+        try:
+            model_dir, payload_dir = prepare(self.home, name, source.model_data_url, source.payload_url)
+        except WorkspaceError as exc:
+            self._finish_failed(name, f"cannot fetch the job's artifacts: {exc}")
+            return
+        self.repo.update_result(name, SamplePayloadUrl=source.payload_url)
+
+        # 3. Steps: those not finished yet, in waves that fit the host.
+        todo = [s for s in steps if s.status in (states.PENDING, states.IN_PROGRESS)]
+        for s in todo:
+            if s.status == states.IN_PROGRESS:  # the previous run died inside it: run it again, whole
+                self.repo.update_step(name, s.step_index, status=states.PENDING, Progress=None)
+        queue = list(todo)
+        while queue:
+            if cancel.is_set():
+                break
+            if time.time() >= deadline:
+                break
+            wave = self._next_wave(queue, max_parallel)
+            threads = [threading.Thread(target=self._run_step_safe,
+                                        args=(name, s.step_index, s.doc, source, model_dir, payload_dir,
+                                              cancel, deadline), daemon=True) for s in wave]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            queue = [s for s in queue if s not in wave]
+
+        # 4. The outcome.
+        if name in self._interrupted:
+            for s in self.repo.steps(name):
+                if s.status == states.IN_PROGRESS:
+                    self.repo.update_step(name, s.step_index, status=states.PENDING, Progress=None)
+            return
+        row = self.repo.get(name)
+        if row.status == states.STOPPING or cancel.is_set():
+            self._stop_steps(name)
+            self.repo.set_status(name, states.STOPPED)
+            return
+        timed_out = time.time() >= deadline
+        if timed_out:
+            for s in self.repo.steps(name):
+                if s.status in (states.PENDING, states.IN_PROGRESS):
+                    self.repo.update_step(name, s.step_index, status=states.FAILED,
+                                          FailureReason="not run: the job reached JobDurationInSeconds")
+        self._recommend(name, row.request)
+        done = [s for s in self.repo.steps(name) if s.status == states.COMPLETED]
+        if not done:
+            reasons = "; ".join(f"step {s.step_index + 1} ({s.doc['EndpointConfiguration']['InstanceType']}): "
+                                f"{s.doc.get('FailureReason', 'failed')}" for s in self.repo.steps(name))
+            self.repo.set_status(name, states.FAILED, failure_reason=f"no benchmark succeeded: {reasons}")
+        elif timed_out and len(done) < len(self.repo.steps(name)):
+            self.repo.set_status(name, states.COMPLETED)
+            self.repo.update_result(name, Note="JobDurationInSeconds reached: some steps did not run")
+        else:
+            self.repo.set_status(name, states.COMPLETED)
+
+    def _stop_steps(self, name: str) -> None:
+        for s in self.repo.steps(name):
+            if s.status in (states.PENDING, states.IN_PROGRESS):
+                self.repo.update_step(name, s.step_index, status=states.STOPPED, Progress=None)
+
+    # ----------------------------------------------------------------- waves
+    def scale_for(self, itype: InstanceType, count: int) -> float:
+        """The largest emulation fraction at which `count` instances of `itype` fit the host."""
+        cpus, mem_gib = self.executor.capacity()
+        for scale in EMULATION_SCALES:
+            if itype.vcpus * scale * count <= cpus + 1e-9 and itype.memory_gib * scale * count <= mem_gib:
+                if scale < 1.0 and not self.options.allow_emulation:
+                    break
+                return scale
+        raise ValueError(
+            f"{count} × {itype.name} needs {itype.vcpus * count:g} vCPUs and {itype.memory_gib * count:g} GiB; "
+            f"this host can give {cpus:g} vCPUs and {mem_gib:g} GiB. Use a smaller instance type, allow "
+            "emulation at a fraction (the default), or a multi-machine executor")
+
+    def _cost(self, doc: dict[str, Any]) -> float:
+        ec = doc["EndpointConfiguration"]
+        itype = self.catalog.get(ec["InstanceType"])
+        count = int(ec.get("InitialInstanceCount") or 1)
+        try:
+            return itype.vcpus * self.scale_for(itype, count) * count
+        except ValueError:
+            return float("inf")
+
+    def _next_wave(self, queue: list[Any], max_parallel: int) -> list[Any]:
+        cpus, _ = self.executor.capacity()
+        wave: list[Any] = []
+        used = 0.0
+        for s in queue:
+            need = self._cost(s.doc)
+            if not wave or (len(wave) < max_parallel and used + need <= cpus + 1e-9):
+                wave.append(s)
+                used += need
+        return wave
+
+    # ------------------------------------------------------------------ step
+    def _run_step_safe(self, name: str, index: int, doc: dict[str, Any], source: ModelSource,
+                       model_dir: Path | None, payload_dir: Path, cancel: threading.Event,
+                       deadline: float) -> None:
+        try:
+            self._run_step(name, index, doc, source, model_dir, payload_dir, cancel, deadline)
+        except Exception as exc:
+            log.exception("step %s/%d failed", name, index)
+            self.repo.update_step(name, index, status=states.FAILED, ended=True, Progress=None,
+                                  FailureReason=f"{type(exc).__name__}: {exc}"[:1024])
+
+    def _run_step(self, name: str, index: int, doc: dict[str, Any], source: ModelSource,
+                  model_dir: Path | None, payload_dir: Path, cancel: threading.Event, deadline: float) -> None:
+        ec = doc["EndpointConfiguration"]
+        itype = self.catalog.get(ec["InstanceType"])
+        count = int(ec.get("InitialInstanceCount") or 1)
+        try:
+            scale = self.scale_for(itype, count)
+        except ValueError as exc:
+            self.repo.update_step(name, index, status=states.FAILED, ended=True, FailureReason=str(exc)[:1024])
+            return
+        env = dict(source.environment)
+        for p in doc["ModelConfiguration"].get("EnvironmentParameters") or []:
+            env[p["Key"]] = p["Value"]
+        spec_name = doc["ModelConfiguration"].get("InferenceSpecificationName")
+        if spec_name:
+            alt = resolve(self.registry, self.repo.get(name).request["InputConfig"], spec_name)
+            source = alt
+        self.repo.update_step(name, index, status=states.IN_PROGRESS, started=True, scale=scale,
+                              InvocationStartTime=stamp(), FailureReason=None)
+        req = self.repo.get(name).request
+        last_progress = [0.0]
+
+        def progress(p: dict[str, Any]) -> None:
+            now = time.monotonic()
+            if now - last_progress[0] >= 1.0:
+                last_progress[0] = now
+                self.repo.update_step(name, index, Progress=p)
+
+        result: StepMeasurement = measure_step(
+            executor=self.executor, job_name=name, index=index, source=source, environment=env,
+            instance_type=itype, count=count, scale=scale, model_dir=model_dir, payload_dir=payload_dir,
+            job_type=req["JobType"], input_config=req["InputConfig"],
+            stopping=req.get("StoppingConditions"), cancel=cancel, deadline=deadline,
+            trial_seconds=self.options.trial_seconds, setup_deadline_s=self.options.setup_deadline_s,
+            on_progress=progress,
+        )
+        if name in self._interrupted:
+            self.repo.update_step(name, index, status=states.PENDING, Progress=None)
+            return
+        if cancel.is_set() and result.metrics is None:
+            self.repo.update_step(name, index, status=states.STOPPED, ended=True, Progress=None,
+                                  InvocationEndTime=stamp())
+            return
+        fields: dict[str, Any] = {"InvocationEndTime": stamp(), "Progress": None, "Details": result.details}
+        if result.metrics is None:
+            self.repo.update_step(name, index, status=states.FAILED, ended=True,
+                                  FailureReason=(result.failure_reason or "failed")[:1024], **fields)
+            return
+        metrics = recommend.sagemaker_metrics(result.metrics)
+        self.repo.update_step(name, index, status=states.COMPLETED, ended=True, Metrics=metrics,
+                              EndpointMetrics={"MaxInvocations": metrics["MaxInvocations"],
+                                               "ModelLatency": metrics["ModelLatency"]}, **fields)
+
+    # ------------------------------------------------------- recommendations
+    def _recommend(self, name: str, req: dict[str, Any]) -> None:
+        steps = [s for s in self.repo.steps(name) if s.status == states.COMPLETED]
+        recs = recommend.rank_steps(name, [s.doc for s in steps], req.get("StoppingConditions"))
+        self.repo.update_result(name, InferenceRecommendations=recs)

@@ -1,0 +1,117 @@
+"""Runs queued jobs in the background, one at a time (the host's CPUs are the budget every job's
+steps share), and on start takes over the jobs a dead control process left behind."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+
+import psutil
+
+from infrec.jobs import states
+from infrec.jobs.repo import JobRepo
+from infrec.jobs.runner import JobRunner
+
+log = logging.getLogger("infrec.jobs")
+
+
+def this_owner() -> str:
+    me = psutil.Process(os.getpid())
+    return f"{socket.gethostname()}:{me.pid}:{me.create_time():.3f}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_s, _, created = rest.partition(":")
+    if host != socket.gethostname():
+        return True  # another machine's process: we cannot tell, so we leave its jobs alone
+    try:
+        proc = psutil.Process(int(pid_s))
+        return f"{proc.create_time():.3f}" == created
+    except (psutil.NoSuchProcess, ValueError):
+        return False
+
+
+class Scheduler:
+    def __init__(self, repo: JobRepo, runner: JobRunner) -> None:
+        self.repo = repo
+        self.runner = runner
+        self.owner = this_owner()
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._current: str | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def start(self, resume: bool = True) -> None:
+        if self._thread is not None:
+            return
+        if resume:
+            self.resume_orphans()
+        self._thread = threading.Thread(target=self._loop, name="infrec-jobs", daemon=True)
+        self._thread.start()
+
+    def resume_orphans(self) -> list[str]:
+        """Jobs whose owner died: reap what their endpoints left and queue them again."""
+        orphans = [r for r in self.repo.active() if r.owner != self.owner and not owner_alive(r.owner)]
+        if not orphans:
+            return []
+        try:
+            reaped = self.runner.executor.reap_orphans()
+            if reaped:
+                log.warning("reaped %d process(es) left by a previous run", reaped)
+        except Exception:
+            log.exception("reaping orphaned endpoints failed")
+        names = []
+        for r in sorted(orphans, key=lambda r: r.created_at):
+            self.repo.set_owner(r.name, self.owner)
+            self._queue.put(r.name)
+            names.append(r.name)
+        return names
+
+    def submit(self, name: str) -> None:
+        self.repo.set_owner(name, self.owner)
+        self._idle.clear()
+        self._queue.put(name)
+
+    def cancel(self, name: str) -> None:
+        self.runner.cancel(name)
+
+    def _loop(self) -> None:
+        while True:
+            name = self._queue.get()
+            if name is None:
+                return
+            self._current = name
+            self._idle.clear()
+            try:
+                self.runner.run(name)
+            except Exception:
+                log.exception("job %s crashed the runner", name)
+            finally:
+                self._current = None
+                if self._queue.empty():
+                    self._idle.set()
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self._idle.wait(timeout)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop the running job's endpoints and load, leaving it resumable by the next start."""
+        if self._thread is None:
+            return
+        current = self._current
+        if current:
+            # Not a user stop: the job stays IN_PROGRESS so the next start resumes it.
+            self.runner.interrupt(current)
+        self._queue.put(None)
+        self._thread.join(timeout)
+        self._thread = None
+
+
+__all__ = ["Scheduler", "states"]
