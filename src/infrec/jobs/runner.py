@@ -73,14 +73,30 @@ class JobRunner:
         self.cancel_event(name).set()
 
     # ------------------------------------------------------------------ job
+    def _watch(self, name: str, cancel: threading.Event, done: threading.Event) -> None:
+        """A stop may be written by another process sharing the database (the CLI while a server
+        runs the job); poll for it so the stop still takes effect within a second."""
+        while not done.wait(0.5):
+            try:
+                if self.repo.get(name).status == states.STOPPING:
+                    cancel.set()
+                    return
+            except Exception:
+                continue
+
     def run(self, name: str) -> None:
         cancel = self.cancel_event(name)
+        done = threading.Event()
+        watcher = threading.Thread(target=self._watch, args=(name, cancel, done), daemon=True)
+        watcher.start()
         try:
             self._run(name, cancel)
         except Exception as exc:  # never let a job die silently: it ends FAILED with the reason
             log.exception("job %s failed", name)
             self._finish_failed(name, f"infrec internal error: {type(exc).__name__}: {exc}")
         finally:
+            done.set()
+            watcher.join(timeout=2)
             with self._lock:
                 self._cancel.pop(name, None)
                 self._interrupted.discard(name)

@@ -1,0 +1,43 @@
+"""`infrec demo`: the main job on embedded defaults — the bundled example model, registered, then a
+Default recommendation job over four candidate instance types, printed as a ranked table."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from infrec.cli.backend import BackendError, fail, open_backend
+from infrec.cli.recommend import console, register_model, run_recommendation, show_result
+
+DEMO_INSTANCE_TYPES = ["ml.c5.large", "ml.m5.large", "ml.c6i.large", "ml.c5.xlarge"]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        instance_types: list[str] = typer.Option(None, "--instance-types", help="Override the four candidates."),
+    ) -> None:
+        """Create the example model, register it, and run a Default recommendation job on it."""
+        from infrec.config import Settings
+        from infrec.examples import create_example
+
+        settings = Settings.from_env()
+        folder = settings.ensure_home() / "demo"
+        example = create_example(folder)
+        console.print(f"example model: {example.model_path}  payloads: {example.payload_path}")
+        backend = open_backend(None, run_jobs=True)
+        try:
+            arn = register_model(backend, "infrec-demo", "infrec/sklearn", example.model_path.as_uri(),
+                                 example.payload_path.as_uri(), list(example.content_types), {})
+            console.print(f"registered {arn}")
+            types = [t for item in instance_types or [] for t in item.split(",") if t] or DEMO_INSTANCE_TYPES
+            job = run_recommendation(backend, package_arn=arn, job_name=time.strftime("demo-%Y%m%d-%H%M%S"),
+                                     instance_types=types, latency=None, advanced=None, duration_s=600)
+            show_result(backend, job)
+            if job["Status"] != "COMPLETED":
+                raise typer.Exit(1)
+        except BackendError as exc:
+            raise fail(exc) from exc
+        finally:
+            backend.close()

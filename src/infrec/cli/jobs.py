@@ -1,0 +1,121 @@
+"""`infrec jobs list | describe | steps | stop`: the recommendation jobs, embedded or remote."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infrec.cli.backend import ENDPOINT_OPTION, BackendError, fail, open_backend
+from infrec.report.tables import recommendations_table, steps_table
+
+app = typer.Typer(help="Inspect and stop recommendation jobs.", no_args_is_help=True)
+console = Console()
+
+
+def _ts(v: Any) -> str:
+    from datetime import datetime
+
+    if v is None:
+        return "-"
+    if isinstance(v, int | float):
+        return datetime.fromtimestamp(v).strftime("%Y-%m-%d %H:%M:%S")
+    return str(v)[:19]
+
+
+@app.command("list")
+def list_jobs(endpoint_url: str | None = ENDPOINT_OPTION,
+              status: str | None = typer.Option(None, help="Only jobs in this status."),
+              name_contains: str | None = typer.Option(None, help="Only jobs whose name contains this.")) -> None:
+    """List recommendation jobs, newest first."""
+    backend = open_backend(endpoint_url)
+    req: dict[str, Any] = {"MaxResults": 100}
+    if status:
+        req["StatusEquals"] = status.upper()
+    if name_contains:
+        req["NameContains"] = name_contains
+    try:
+        jobs = backend.call("ListInferenceRecommendationsJobs", req)["InferenceRecommendationsJobs"]
+    except BackendError as exc:
+        raise fail(exc) from exc
+    finally:
+        backend.close()
+    t = Table(title="Recommendation jobs")
+    for col in ("name", "type", "status", "created", "completed", "failure"):
+        t.add_column(col)
+    for j in jobs:
+        t.add_row(j["JobName"], j["JobType"], j["Status"], _ts(j.get("CreationTime")), _ts(j.get("CompletionTime")),
+                  (j.get("FailureReason") or "")[:60])
+    console.print(t)
+
+
+@app.command("describe")
+def describe(name: str, endpoint_url: str | None = ENDPOINT_OPTION,
+             as_json: bool = typer.Option(False, "--json", help="Print the full description as JSON.")) -> None:
+    """Show a job, its recommendations and (embedded) infrec's extra detail such as the VPC report."""
+    backend = open_backend(endpoint_url)
+    try:
+        job = backend.call("DescribeInferenceRecommendationsJob", {"JobName": name})
+        details = backend.job_details(name)
+    except BackendError as exc:
+        raise fail(exc) from exc
+    finally:
+        backend.close()
+    if as_json:
+        typer.echo(json.dumps({"Job": job, "Details": details}, indent=2, default=str))
+        return
+    console.print(f"[bold]{job['JobName']}[/] {job['JobType']} job: [bold]{job['Status']}[/]")
+    if job.get("FailureReason"):
+        console.print(f"[red]failure:[/] {job['FailureReason']}")
+    if details:
+        vpc = (details.get("Result") or {}).get("VpcPreflight")
+        if vpc:
+            render_vpc(vpc)
+    recs = job.get("InferenceRecommendations") or []
+    if recs:
+        console.print(recommendations_table(recs, details["Steps"] if details else None))
+    if details:
+        console.print(steps_table(details["Steps"]))
+
+
+def render_vpc(report: dict[str, Any]) -> None:
+    t = Table(title="VPC preflight")
+    for col in ("check", "status", "resources", "detail / fix"):
+        t.add_column(col)
+    for f in report.get("checks") or report.get("findings") or []:
+        res = f.get("resources") or []
+        detail = f.get("message", "")
+        if f.get("remedy") and f.get("status") in ("fail", "warn"):
+            detail += f" — fix: {f['remedy']}"
+        t.add_row(str(f.get("id")), str(f.get("status")), ", ".join(map(str, res)), detail)
+    console.print(t)
+
+
+@app.command("steps")
+def steps(name: str, endpoint_url: str | None = ENDPOINT_OPTION) -> None:
+    """List a job's benchmark steps with their metrics or failure reasons."""
+    backend = open_backend(endpoint_url)
+    try:
+        out = backend.call("ListInferenceRecommendationsJobSteps", {"JobName": name, "MaxResults": 100})
+        details = backend.job_details(name)
+    except BackendError as exc:
+        raise fail(exc) from exc
+    finally:
+        backend.close()
+    console.print(steps_table(details["Steps"] if details else out["Steps"]))
+
+
+@app.command("stop")
+def stop(name: str, endpoint_url: str | None = ENDPOINT_OPTION) -> None:
+    """Stop a job: its endpoints and load end within seconds."""
+    backend = open_backend(endpoint_url)
+    try:
+        backend.call("StopInferenceRecommendationsJob", {"JobName": name})
+    except BackendError as exc:
+        raise fail(exc) from exc
+    finally:
+        backend.close()
+    console.print(f"stopping {name}")
