@@ -87,6 +87,16 @@ class InfrecServer:
             except ProcessLookupError:
                 pass
             self.proc.wait(timeout=10)
+        self._drop_log()
 
     def stop(self) -> None:
         stop_process(self.proc, grace_s=10)
+        self._drop_log()
+
+    def _drop_log(self) -> None:
+        import os
+
+        try:
+            os.unlink(self.log.name)
+        except OSError:
+            pass
