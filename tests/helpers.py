@@ -60,8 +60,10 @@ class InfrecServer:
         try:
             wait_for_port(self.port, 30.0, self.proc)
         except Exception:
-            self.stop()
-            raise RuntimeError(f"infrec serve did not start: {self.output()[-2000:]}") from None
+            stop_process(self.proc, grace_s=10)
+            out = self.output()
+            self._drop_log()
+            raise RuntimeError(f"infrec serve did not start: {out[-2000:]}") from None
 
     def output(self) -> str:
         return open(self.log.name, errors="replace").read()
