@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,12 @@ class SklearnFlavour(NumericFlavour):
         model = joblib.load(path)
         # `predict` by default; INFREC_PREDICT_METHOD=predict_proba serves probabilities instead.
         method = os.environ.get("INFREC_PREDICT_METHOD", "predict")
-        self._predict = getattr(model, method, None)
-        if self._predict is None:
+        predict = getattr(model, method, None)
+        if predict is None:
             from infrec.serving.errors import ModelLoadError
 
             raise ModelLoadError(f"{path.name} holds a {type(model).__name__}, which has no {method}()")
+        self._predict: Callable[[Any], Any] = predict
         return model
 
     def predict(self, data: Any) -> Any:
