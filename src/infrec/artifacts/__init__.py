@@ -1,1 +1,9 @@
-"""infrec.artifacts"""
+"""Model data and sample payloads by URI (`file://`, plain paths, `s3://`), and safe archive extraction.
+
+Public API: `infrec.artifacts.uri` (read_bytes, write_bytes, exists, size, check_readable, download,
+fetch_and_extract) and `infrec.artifacts.archive.safe_extract`; every failure is an `ArtifactError`.
+"""
+
+from infrec.artifacts.errors import ArchiveError, ArtifactError
+
+__all__ = ["ArchiveError", "ArtifactError"]
