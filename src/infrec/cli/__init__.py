@@ -30,6 +30,7 @@ def _register() -> None:
     version.register(app)
     serve.register(app)
     from infrec.cli import catalog; app.add_typer(catalog.app, name="catalog")  # noqa: E702
+    from infrec.cli import example; app.add_typer(example.app, name="example")  # noqa: E702
 
 
 _register()
