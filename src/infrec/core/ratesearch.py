@@ -35,8 +35,9 @@ Phases:
 When a trial fails *only because the server could not keep up* (achieved < 97 % of the target,
 but errors and latency fine), the achieved rate is itself a measurement of capacity: an
 overloaded server completes requests at its capacity. So the bracket's upper end is tightened to
-``achieved / 0.97`` (never below ``lo``), which usually saves two or three trials after an
-overshooting doubling. ``use_achieved=False`` turns that off for pure bisection.
+``achieved / 0.97`` (never below ``lo``) and the next probe goes just under that bound
+(``bound × (1 − precision / 2)``) instead of halfway; when it passes, the search has converged.
+This usually saves two or three trials after an overshooting doubling. ``use_achieved=False`` turns that off for pure bisection.
 
 Every search ends: at most ``max_trials`` trials, the bracket shrinks geometrically, and the
 rate never leaves ``[min_rps, max_rps]``.
@@ -98,7 +99,7 @@ class RateSearch:
     """Ramp ×2, then bisect, for the highest rate that passes. See the module docstring."""
 
     def __init__(self, initial_rps: float, max_rps: float, latency_limit_ms: float | None = None,
-                 percentile: str = "P95", max_error_rate: float = 0.01, max_trials: int = 12,
+                 percentile: str = "P95", max_error_rate: float = 0.01, max_trials: int = 15,
                  precision: float = 0.05, min_achieved_ratio: float = 0.97, min_rps: float = 0.1,
                  use_achieved: bool = True) -> None:
         if not (min_rps > 0):
@@ -148,15 +149,17 @@ class RateSearch:
         ok, why = self.judge(outcome)
         self.trials.append(TrialRecord(outcome, ok, why))
         target = self._next
+        hinted = False
         if ok:
             self.lo = max(self.lo, target)
         else:
             bound = target
             if self.use_achieved and why == "throughput" and outcome.achieved_rps > 0:
+                hinted = outcome.achieved_rps / self.min_achieved_ratio < bound
                 bound = min(bound, outcome.achieved_rps / self.min_achieved_ratio)
             bound = max(bound, self.lo)
             self.hi = bound if self.hi is None else min(self.hi, bound)
-        self._advance(ok, target)
+        self._advance(ok, target, hinted)
         return ok
 
     def judge(self, outcome: TrialOutcome) -> tuple[bool, str]:
@@ -188,7 +191,7 @@ class RateSearch:
         return False
 
     # ------------------------------------------------------------------------------ internals
-    def _advance(self, ok: bool, target: float) -> None:
+    def _advance(self, ok: bool, target: float, hinted: bool) -> None:
         if self.hi is None:                              # still ramping
             if target >= self.max_rps:
                 self._finish("max_rps")
@@ -199,6 +202,9 @@ class RateSearch:
             self._finish("converged")
             return
         nxt = (self.lo + self.hi) / 2.0
+        if hinted:
+            # The bound is a measured capacity: probe just under it rather than halfway.
+            nxt = max(nxt, self.hi * (1.0 - self.precision / 2.0))
         if nxt < self.min_rps:
             self._finish("min_rps")
             return
