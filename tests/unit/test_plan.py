@@ -105,7 +105,7 @@ def test_huge_uncapped_grid_is_refused_but_a_cap_allows_it() -> None:
     grid = ranges(A=["1", "2", "3"], B=["1", "2", "3"], C=["1", "2", "3"], D=["1", "2", "3"], E=["1", "2", "3"])
     cfg: dict[str, Any] = {"EndpointConfigurations": [{"InstanceType": "ml.c5.large",
                                                         "EnvironmentParameterRanges": grid}]}
-    with pytest.raises(PlanError, match="243 tests.*MaxNumberOfTests"):
+    with pytest.raises(PlanError, match=r"243 tests.*MaxNumberOfTests"):
         plan_job("Advanced", cfg, None, DEFAULTS)
     cfg["ResourceLimit"] = {"MaxNumberOfTests": 7}
     assert len(plan_job("Advanced", cfg, None, DEFAULTS)) == 7
