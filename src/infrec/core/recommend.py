@@ -173,8 +173,9 @@ def rank_steps(job_name: str, steps: Sequence[Mapping[str, Any]],
         if err is not None and err >= max_error_rate:
             continue
         eligible.append(step)
-    eligible.sort(key=lambda s: (s["Metrics"]["CostPerInference"], s["Metrics"].get("ModelLatency", math.inf),
-                                 -s["Metrics"]["MaxInvocations"]))
+    # Costs equal to 9 significant digits are a tie (float noise must not decide the order).
+    eligible.sort(key=lambda s: (float(f"{s['Metrics']['CostPerInference']:.9g}"),
+                                 s["Metrics"].get("ModelLatency", math.inf), -s["Metrics"]["MaxInvocations"]))
     ranked = eligible[:limit]
     recs = [_recommendation(job_name, s) for s in ranked]
     _mark_best(recs)
