@@ -149,3 +149,30 @@ def test_at_most_ten_and_ids_are_stable_and_unique() -> None:
     assert ids == [r["RecommendationId"] for r in rank_steps("job", list(reversed(steps)))]
     assert recommendation_id("job", {"EndpointName": "a"}, {}) != recommendation_id("job2", {"EndpointName": "a"}, {})
     assert len(rank_steps("job", steps, limit=3)) == 3
+
+
+def test_recommendations_match_the_service_model() -> None:
+    """Every member except infrec's BestFor exists in botocore's InferenceRecommendation shape."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.shape_for("InferenceRecommendation")
+    recs = rank_steps("job", [step(1, "ml.c5.large", 0.1, 600, 5, env={"W": "2"})])
+    kinds = {"structure": dict, "list": list, "string": str, "integer": int, "float": float,
+             "timestamp": (int, float)}
+
+    def check(value: Any, shape: Any, where: str) -> None:
+        assert isinstance(value, kinds[shape.type_name]), where
+        if shape.type_name == "structure":
+            for k, v in value.items():
+                if where == "rec" and k == "BestFor":
+                    continue
+                assert k in shape.members, f"{where}.{k} is not in the model"
+                check(v, shape.members[k], f"{where}.{k}")
+            for k in shape.required_members:
+                assert k in value, f"{where}.{k} is required"
+        elif shape.type_name == "list":
+            for i, v in enumerate(value):
+                check(v, shape.member, f"{where}[{i}]")
+
+    check(recs[0], shape, "rec")
