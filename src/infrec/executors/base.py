@@ -1,0 +1,117 @@
+"""The Executor protocol: what the jobs layer needs from anything that runs endpoints.
+
+An executor receives a fully resolved `EndpointSpec` and returns an `EndpointHandle` with one URL per
+instance; it knows nothing of jobs or the database. The local executor implements it with processes
+on this host; a Ray executor will implement it across machines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from infrec.core.catalog import InstanceType
+
+ENFORCEMENTS = ("cgroup-v1", "cgroup-v2", "affinity", "docker")
+
+
+class EndpointStartError(Exception):
+    """The endpoint did not become healthy (or could not be started); the message says why."""
+
+
+class CapacityError(EndpointStartError):
+    """The host cannot give what the instance type needs; the message names both and the remedies."""
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """One endpoint to run.
+
+    `scale` < 1 emulates the instance type at that fraction of its vCPUs and memory (a host smaller
+    than the type). `command` is a plain command line for a server that is not built in; it gets
+    SAGEMAKER_BIND_TO_PORT and SM_MODEL_DIR in its environment.
+    """
+
+    name: str
+    image: str
+    model_dir: Path | None
+    environment: dict[str, str]
+    instance_type: InstanceType
+    instance_count: int = 1
+    scale: float = 1.0
+    command: list[str] | None = None
+    setup_deadline_s: float = 120.0
+
+    @property
+    def vcpus(self) -> float:
+        """vCPUs each instance gets."""
+        return self.instance_type.vcpus * self.scale
+
+    @property
+    def memory_bytes(self) -> int:
+        """Memory each instance may use."""
+        return int(self.instance_type.memory_gib * self.scale * 1024**3)
+
+
+@dataclass
+class InstanceProcess:
+    """One running instance: its process group and the resources it holds."""
+
+    index: int
+    port: int
+    url: str
+    pid: int
+    pgid: int
+    cpu_ids: list[int]
+    cgroups: list[str] = field(default_factory=list)
+    container: str | None = None
+    log_path: Path | None = None
+
+
+@dataclass
+class EndpointHandle:
+    """A started endpoint. `enforcement` says how the resources are held: cgroup-v1, cgroup-v2,
+    affinity (CPU affinity and thread limits only) or docker."""
+
+    name: str
+    urls: list[str]
+    setup_time_s: float
+    enforcement: str
+    cpus: float
+    memory_bytes: int
+    scale: float
+    instances: list[InstanceProcess]
+    ledger_id: str = ""
+
+
+@dataclass(frozen=True)
+class InstanceUsage:
+    """One instance's resource use since the previous sample: CPU as a percentage of the instance's
+    vCPUs (100 = all of them busy), memory as a percentage of its limit."""
+
+    index: int
+    cpu_percent: float
+    memory_percent: float
+    rss_bytes: int
+
+
+@runtime_checkable
+class Executor(Protocol):
+    def capacity(self) -> tuple[float, float]:
+        """(vCPUs, GiB) this executor may hand out in total."""
+        ...
+
+    def start(self, spec: EndpointSpec) -> EndpointHandle: ...
+
+    def stop(self, handle: EndpointHandle) -> None: ...
+
+    def usage(self, handle: EndpointHandle) -> list[InstanceUsage]: ...
+
+    def health(self, handle: EndpointHandle) -> str | None:
+        """None while every instance is fine, else what went wrong ("exited with code 1", ...)."""
+        ...
+
+    def reap_orphans(self) -> int:
+        """End what a crashed control process left running; the number of instances reaped."""
+        ...
