@@ -31,6 +31,7 @@ def _register() -> None:
     serve.register(app)
     from infrec.cli import catalog; app.add_typer(catalog.app, name="catalog")  # noqa: E702
     from infrec.cli import example; app.add_typer(example.app, name="example")  # noqa: E702
+    from infrec.cli import vpc; app.add_typer(vpc.app, name="vpc")  # noqa: E702
 
 
 _register()
