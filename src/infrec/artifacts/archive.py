@@ -89,10 +89,12 @@ class _Writer:
         self.max_members = max_members
         self.written = 0
         self.members = 0
+        self.current: str | None = None  # the member being read, for errors the readers raise
         self.files: dict[PurePosixPath, Path] = {}
         self.links: list[_Link] = []
 
     def count(self, name: str) -> None:
+        self.current = name
         self.members += 1
         if self.members > self.max_members:
             raise ArchiveError(f"member {name!r}: archive has more than {self.max_members} entries "
@@ -304,6 +306,8 @@ def safe_extract(archive_path: Path, dest_dir: Path, max_total_bytes: int | None
         except ArchiveError as exc:
             raise ArchiveError(f"{archive_path}: {exc}", exc.member) from None
         except (OSError, EOFError, zlib.error, tarfile.TarError, zipfile.BadZipFile, NotImplementedError) as exc:
-            raise ArchiveError(f"{archive_path}: corrupt or unreadable archive: {exc}") from exc
+            where = f" at member {writer.current!r}" if writer.current else ""
+            raise ArchiveError(f"{archive_path}: corrupt or unreadable archive{where}: {exc}",
+                               writer.current) from exc
         _move_into(stage, dest_dir)
     return dest_dir
