@@ -149,11 +149,11 @@ def check_endpoint_policy(model: NetworkModel, role_arn: str) -> CheckResult:
             d = iam.evaluate([pol], "s3:GetObject", arn, principal_arn=role_arn)
             fix = f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {e.id} --reset-policy (or allow s3:GetObject on {arn})."
             if d.decision in (iam.EXPLICIT_DENY, iam.IMPLICIT_DENY):
-                f.append(Finding(FAIL, f"the policy on {e.id} does not allow s3:GetObject on {arn} for {role_arn} "
+                f.append(Finding(FAIL, f"the policy on {e.id} does not allow s3:GetObject on {arn} ({o.url}) for {role_arn} "
                                        f"({d.decision}); requests routed through this endpoint will be denied.",
                                  [e.id, o.url], fix))
             elif d.decision == iam.CONDITIONAL:
-                f.append(Finding(WARN, f"the policy on {e.id} allows s3:GetObject on {arn} only under conditions "
+                f.append(Finding(WARN, f"the policy on {e.id} allows s3:GetObject on {arn} ({o.url}) only under conditions "
                                        f"infrec cannot evaluate ({'; '.join(d.conditions)}).", [e.id, o.url], fix))
     return merge(cid, title, f, f"the policies of {', '.join(e.id for e in eps)} allow reading the job's objects.",
                  [e.id for e in eps])

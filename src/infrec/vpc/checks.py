@@ -37,7 +37,8 @@ def check_config(model: NetworkModel) -> CheckResult:
     for kind, ids, hi, pat in (("Subnets", model.subnet_ids, MAX_SUBNETS, _SUBNET_RE),
                                ("SecurityGroupIds", model.security_group_ids, MAX_SECURITY_GROUPS, _SG_RE)):
         if not 1 <= len(ids) <= hi:
-            f.append(Finding(FAIL, f"VpcConfig.{kind} has {len(ids)} entries; the API allows 1–{hi}.",
+            f.append(Finding(FAIL, f"VpcConfig.{kind} has {len(ids)} entries ({', '.join(ids) or 'none'}); "
+                                   f"the API allows 1–{hi}.",
                              list(ids), f"give between 1 and {hi} {kind}."))
         dups = sorted({i for i in ids if ids.count(i) > 1})
         if dups:
@@ -406,7 +407,7 @@ def run_checks(model: NetworkModel, role_arn: str, instances_at_once: int) -> li
     if model.load_error:
         return [check_config(model), CheckResult(
             "AWS-READ", "The network could be read from AWS", FAIL,
-            f"{model.load_error} None of the VPC checks could run.", [model.region],
+            f"{model.load_error} None of the VPC checks could run (region {model.region}).", [model.region],
             "check the AWS credentials, region and endpoint (AWS_ENDPOINT_URL) of the machine running infrec.")]
     return [
         check_config(model),
