@@ -154,7 +154,7 @@ def test_refusals_name_the_problem(executor: TrackedExecutor, catalog: Catalog) 
     from infrec.executors.local import _docker_reachable
 
     if not _docker_reachable():
-        with pytest.raises(EndpointStartError, match="no Docker engine is reachable.*INFREC_COMMAND"):
+        with pytest.raises(EndpointStartError, match=r"no Docker engine is reachable.*INFREC_COMMAND"):
             executor.start(spec(image="123.dkr.ecr.us-east-1.amazonaws.com/x:1", name="x"))
     assert executor.ledger.entries() == []
 
