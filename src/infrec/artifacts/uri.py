@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 _CHUNK = 1024 * 1024
-_CLIENT_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+_CLIENT_ENV = ("INFREC_S3_ADDRESSING_STYLE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE",
                "AWS_SHARED_CREDENTIALS_FILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 
@@ -89,10 +89,37 @@ def s3_client() -> Any:
 
             session = boto3.session.Session()
             region = session.region_name or "us-east-1"
-            client = session.client("s3", region_name=region, config=Config(
-                connect_timeout=10, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"}))
+            config = Config(connect_timeout=10, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"})
+            style = _addressing_style(session)
+            if style:
+                config = config.merge(Config(s3={"addressing_style": style}))
+            client = session.client("s3", region_name=region, config=config)
             _clients[key] = client
         return client
+
+
+def _addressing_style(session: Any) -> str | None:
+    """Path-style addressing for self-hosted S3 (MinIO, moto, Ceph) unless the user chose a style.
+
+    With a custom endpoint named by host (http://minio:9000), botocore would address buckets as
+    `bucket.minio`, a name that rarely resolves; every S3 implementation, AWS's included, accepts
+    `minio:9000/bucket`. $INFREC_S3_ADDRESSING_STYLE or the profile's `s3.addressing_style` win.
+    """
+    explicit = os.environ.get("INFREC_S3_ADDRESSING_STYLE", "").strip()
+    if explicit:
+        if explicit not in ("auto", "path", "virtual"):
+            raise ArtifactError(f"INFREC_S3_ADDRESSING_STYLE={explicit!r}: use auto, path or virtual")
+        return explicit
+    try:
+        scoped = session._session.get_scoped_config()
+    except Exception:  # a broken profile is reported by the first real call, with its own message
+        scoped = {}
+    s3_cfg = scoped.get("s3")
+    if isinstance(s3_cfg, dict) and s3_cfg.get("addressing_style"):
+        return None
+    custom = (os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+              or scoped.get("endpoint_url"))
+    return "path" if custom else None
 
 
 def _s3_error(loc: _S3, exc: Exception, what: str = "") -> ArtifactError:
@@ -112,10 +139,13 @@ def _s3_error(loc: _S3, exc: Exception, what: str = "") -> ArtifactError:
             return ArtifactError(f"{prefix}no such bucket {loc.bucket!r}")
         if code in ("NoSuchKey", "404", "NotFound"):
             return ArtifactError(f"{prefix}no such key")
-        if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled") or status == 403:
-            return ArtifactError(f"{prefix}access denied")
+        if code in ("403", "Forbidden"):  # HEAD has no body: S3 answers 403 for a missing key too
+            return ArtifactError(f"{prefix}access denied (or no such key: without s3:ListBucket "
+                                 "S3 answers both with 403)")
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"):
             return ArtifactError(f"{prefix}credentials refused by S3 ({code})")
+        if code in ("AccessDenied", "AllAccessDisabled") or status == 403:
+            return ArtifactError(f"{prefix}access denied")
         return ArtifactError(f"{prefix}S3 error {code or status}: {exc.response.get('Error', {}).get('Message', exc)}")
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return ArtifactError(f"{prefix}no AWS credentials configured (AWS_ACCESS_KEY_ID/AWS_PROFILE)")

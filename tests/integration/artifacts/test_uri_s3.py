@@ -117,3 +117,15 @@ def test_size_limit_applies_to_downloads(bucket: str, tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="larger than the limit of 1000 bytes"):
         uri.fetch_and_extract(f"s3://{bucket}/big.bin", tmp_path / "d", max_bytes=1000)
     assert not list((tmp_path).rglob("big.bin"))
+
+
+def test_endpoint_named_by_host_uses_path_style(bucket: str, aws_env: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # MinIO is usually http://minio:9000 or http://localhost:9000: virtual-host addressing would ask
+    # for <bucket>.localhost, which does not resolve; path style works everywhere.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_env.replace("127.0.0.1", "localhost"))
+    uri.write_bytes(f"s3://{bucket}/by-host", b"ok")
+    assert uri.read_bytes(f"s3://{bucket}/by-host") == b"ok"
+    monkeypatch.setenv("INFREC_S3_ADDRESSING_STYLE", "sideways")
+    with pytest.raises(ArtifactError, match="INFREC_S3_ADDRESSING_STYLE='sideways'"):
+        uri.exists(f"s3://{bucket}/by-host")
