@@ -109,9 +109,12 @@ def check_iam_eni(model: NetworkModel, role_arn: str) -> CheckResult:
     fix = ENI_POLICY_FIX.format(role=_role_name(role_arn),
                                 actions=",".join(f'"{d.action}"' for d in (denied or soft or cond)))
     f: list[Finding] = []
+    groups: dict[str, list[str]] = {}
     for d in denied:
         why = d.decision + (f" by {', '.join(d.matched)}" if d.matched else "") + (f"; {d.note}" if d.note else "")
-        f.append(Finding(FAIL, f"role {role_arn} is not allowed {d.action} ({why}).", [role_arn]))
+        groups.setdefault(why, []).append(d.action)
+    for why, actions in groups.items():
+        f.append(Finding(FAIL, f"role {role_arn} is not allowed {', '.join(actions)} ({why}).", [role_arn]))
     for d in soft:
         f.append(Finding(WARN, f"role {role_arn} is not allowed {d.action} ({d.decision}); the reference lists it, "
                                "though AWS's AmazonSageMakerFullAccess does not grant it either.", [role_arn]))

@@ -18,7 +18,7 @@ from infrec.vpc.access_checks import (
     check_objects,
     check_vpc_restricted,
 )
-from infrec.vpc.model import NetworkModel, SgRule
+from infrec.vpc.model import NetworkModel, SgRule, Subnet
 from infrec.vpc.result import FAIL, PASS, SKIP, WARN, CheckResult, Finding, merge
 
 MAX_SUBNETS = 16
@@ -135,6 +135,7 @@ def check_s3_path(model: NetworkModel) -> CheckResult:
             return _skip("VPC-S3", title, model.unavailable[area])
     f: list[Finding] = []
     ok_parts: list[str] = []
+    blocked: dict[tuple[str, str, str, str], list[Subnet]] = {}
     svc = model.s3_service_name
     for s in model.subnets.values():
         rt, how = routing.effective_route_table(model, s)
@@ -174,17 +175,21 @@ def check_s3_path(model: NetworkModel) -> CheckResult:
                                    f"not available, and there is no working internet path ({egress.detail}).",
                              [*res, pending[0].id], f"wait for {pending[0].id} to be available or recreate it."))
             continue
-        others = [e.id for e in model.endpoints if routing.is_s3_endpoint(model, e) and e.vpc_id == s.vpc_id
+        blocked.setdefault((rt_id, how, egress.detail, s.vpc_id), []).append(s)
+    for (rt_id, how, detail, vpc_id), subs in blocked.items():
+        others = [e.id for e in model.endpoints if routing.is_s3_endpoint(model, e) and e.vpc_id == vpc_id
                   and e.type.lower() == "gateway"]
-        elsewhere = (f" S3 gateway endpoint {', '.join(others)} exists in {s.vpc_id} but is not attached to "
+        elsewhere = (f" S3 gateway endpoint {', '.join(others)} exists in {vpc_id} but is not attached to "
                      f"{rt_id}." if others else "")
         fix = (f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {others[0]} --add-route-table-ids {rt_id}"
                if others else
-               f"aws ec2 create-vpc-endpoint --vpc-id {s.vpc_id} --vpc-endpoint-type Gateway "
+               f"aws ec2 create-vpc-endpoint --vpc-id {vpc_id} --vpc-endpoint-type Gateway "
                f"--service-name {svc} --route-table-ids {rt_id}")
-        f.append(Finding(FAIL, f"{where}, which has no route to an S3 gateway endpoint ({svc}) and no working "
-                               f"internet path ({egress.detail}).{elsewhere} SageMaker would fail to download "
-                               "the model data and payload.", [*res, *others],
+        names = ", ".join(f"{x.id} ({x.az_id or x.az})" for x in subs)
+        f.append(Finding(FAIL, f"subnet{'s' if len(subs) > 1 else ''} {names} use{'' if len(subs) > 1 else 's'} "
+                               f"{rt_id} ({how}), which has no route to an S3 gateway endpoint ({svc}) and no "
+                               f"working internet path ({detail}).{elsewhere} SageMaker would fail to download "
+                               "the model data and payload.", [*(x.id for x in subs), rt_id, *others],
                          f"{fix} (or route 0.0.0.0/0 of {rt_id} to a public NAT gateway)."))
     return merge("VPC-S3", title, f, "; ".join(ok_parts) + ".", list(model.subnets))
 

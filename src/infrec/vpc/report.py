@@ -73,9 +73,26 @@ class PreflightReport:
         text = head + " ".join(lines)
         if len(text) <= max_len:
             return text
-        budget = max(40, (max_len - len(head)) // len(lines) - 1)
-        text = head + " ".join(_cut(line, budget) for line in lines)
-        return _cut(text, max_len)
+        # Short failures keep their full line; the space they leave is shared by the long ones.
+        room = max_len - len(head)
+        budgets: dict[int, int] = {}
+        pending = sorted(range(len(fails)), key=lambda i: len(lines[i]))
+        while pending:
+            share = max(60, room // len(pending) - 1)
+            i = pending.pop(0)
+            budgets[i] = min(len(lines[i]), share)
+            room -= budgets[i] + 1
+        parts = [lines[i] if budgets[i] >= len(lines[i]) else _compact(c, budgets[i]) for i, c in enumerate(fails)]
+        return _cut(head + " ".join(parts), max_len)
+
+
+def _compact(c: CheckResult, budget: int) -> str:
+    """One failure in `budget` characters: id and resources first, then the finding and the fix, both cut."""
+    res = _cut(", ".join(c.resources), budget // 4)
+    start = f"[{c.id}] {res}: " if res else f"[{c.id}] "
+    fix = _cut(f" Fix: {c.remedy}", (budget - len(start)) // 2) if c.remedy else ""
+    msg = _cut(c.message, max(10, budget - len(start) - len(fix)))
+    return start + msg + fix
 
 
 def _cut(text: str, n: int) -> str:

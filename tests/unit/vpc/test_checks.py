@@ -76,7 +76,6 @@ def test_default_route_classification(target: str, state: str, extra: str, expec
         m.nat_gateways["nat-1"] = NatGateway("nat-1", "vpc-1", "subnet-pub",
                                              state="failed" if extra == "failed-nat" else "available",
                                              connectivity="private" if extra == "private-nat" else "public")
-        m.subnets_pub = Subnet("subnet-pub", "vpc-1", "10.0.9.0/24")  # type: ignore[attr-defined]
         m.route_tables.append(RouteTable("rtb-pub", "vpc-1", subnet_ids=["subnet-pub"], routes=[
             Route("0.0.0.0/0", None, "igw-1" if extra != "nat-no-igw" else "local")]))
     r = by_id(m)["VPC-S3"]
