@@ -21,7 +21,6 @@ from infrec.vpc.model import (
     Route,
     RouteTable,
     SgRule,
-    Subnet,
     VpcEndpoint,
 )
 from infrec.vpc.result import CheckResult
