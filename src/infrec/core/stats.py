@@ -1,0 +1,100 @@
+"""Load-test results as plain data: one record per one-second window, and the run's total.
+
+The jobs layer turns these into SageMaker metrics (MaxInvocations, ModelLatency, percentiles),
+so every figure is a ready-made attribute (`p95_ms`, `throughput`, `errors`). Each window also
+carries its HDR histogram, base64-encoded (HdrHistogram's standard compressed form), so windows
+can be merged exactly later (`infrec.loadgen.histogram.merge_windows`); core itself does no
+histogram arithmetic, keeping it free of third-party code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ERROR_KINDS = ("http_4xx", "http_5xx", "timeout", "conn_refused", "conn_reset", "other")
+
+STOP_COMPLETED = "Completed"
+STOP_MAX_INVOCATIONS = "MaxInvocations"
+STOP_LATENCY = "ModelLatencyThreshold"
+STOP_FLAT = "FlatInvocations"
+STOP_DEADLINE = "Deadline"
+STOP_CANCELLED = "Cancelled"
+
+
+@dataclass
+class WindowStats:
+    """What happened in one window (or a whole run): counts, throughput and latency in ms.
+
+    Latency covers successful requests only. `users` is the closed-loop users running at the
+    window's end, `target_rate` the open-loop offered rate (requests/s); the other is 0.
+    """
+
+    start_s: float = 0.0
+    duration_s: float = 1.0
+    requests: int = 0
+    successes: int = 0
+    errors_by_kind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
+    bytes_received: int = 0
+    p50_ms: float = 0.0
+    p90_ms: float = 0.0
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+    p999_ms: float = 0.0
+    mean_ms: float = 0.0
+    max_ms: float = 0.0
+    min_ms: float = 0.0
+    users: int = 0
+    target_rate: float = 0.0
+    generator_cpu_percent: float = 0.0
+    histogram: str = field(default="", repr=False)
+
+    @property
+    def errors(self) -> int:
+        return sum(self.errors_by_kind.values())
+
+    @property
+    def throughput(self) -> float:
+        """Completed requests (successes and errors) per second."""
+        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+    def percentile_ms(self, name: str) -> float:
+        """Latency by SageMaker's name ("P50", "P90", "P95", "P99")."""
+        attr = name.lower() + "_ms"
+        if not hasattr(self, attr):
+            raise ValueError(f"unknown percentile {name!r}")
+        return float(getattr(self, attr))
+
+    def to_dict(self, with_histogram: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        if not with_histogram:
+            d.pop("histogram")
+        d.update(errors=self.errors, throughput=self.throughput)
+        return d
+
+
+@dataclass
+class LoadResult:
+    """A finished run: windows in time order, their total, why it stopped and what it cost us."""
+
+    windows: list[WindowStats]
+    total: WindowStats
+    stop_reason: str
+    generator_cpu_percent: float = 0.0
+    workers: int = 1
+    closed_loop: bool = True
+    notes: list[str] = field(default_factory=list)
+    start_monotonic: float = 0.0  # time.monotonic() of window 0's start, to line up other records
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"windows": [w.to_dict() for w in self.windows], "total": self.total.to_dict(),
+                "stop_reason": self.stop_reason, "generator_cpu_percent": self.generator_cpu_percent,
+                "workers": self.workers, "closed_loop": self.closed_loop, "notes": list(self.notes)}

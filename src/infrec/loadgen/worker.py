@@ -1,0 +1,391 @@
+"""One load-generating worker: an event loop that follows a traffic shape and counts per window.
+
+A worker runs either in a thread of the caller (workers=1) or in its own process (workers>1);
+either way it only talks to the coordinator through a queue of plain tuples and one stop event.
+All workers share one start instant `t0` (CLOCK_MONOTONIC is system-wide), so window k means
+the same second in every worker.
+
+Closed loop: each user sends, waits for the answer (and the think time), sends again; latency
+is measured from the actual send. Open loop: requests are due at intended instants (uniform or
+Poisson); latency is measured from the intended instant, so a server stall that delays later
+sends shows up in their latency (coordinated omission corrected, as wrk2 does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from infrec.core.stats import ERROR_KINDS
+from infrec.core.traffic import OpenLoop, Phases, Stairs
+from infrec.loadgen import histogram
+from infrec.loadgen.connection import Connection
+
+TICK_S = 0.02
+STOP_DRAIN_S = 0.5
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class OutQueue(Protocol):
+    def put(self, item: Any) -> None: ...
+
+
+@dataclass
+class WorkerConfig:
+    index: int
+    count: int
+    targets: list[tuple[str, int]]
+    requests: list[list[bytes]]  # [target][payload] pre-built request bytes
+    shape: Phases | Stairs | OpenLoop
+    timeout_s: float
+    deadline_s: float
+    random_order: bool
+    seed: int | None
+    max_connections: int
+
+
+class _User:
+    """A closed-loop user: one request outstanding at a time."""
+
+    __slots__ = ("active", "worker")
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.active = True
+
+    def start(self) -> None:
+        if self.active and not self.worker.stopping:
+            now = time.monotonic()
+            self.worker.submit(now, self.done)
+
+    def done(self, failed: bool) -> None:
+        w = self.worker
+        if not self.active or w.stopping:
+            return
+        delay = w.think_s + (0.01 if failed else 0.0)  # no hot spin against a refusing port
+        if delay > 0:
+            w.loop.call_later(delay, self.start)
+        else:
+            self.start()
+
+
+class Worker:
+    def __init__(self, cfg: WorkerConfig, out: OutQueue, stop: StopFlag, cpu_clock: Callable[[], float]) -> None:
+        self.cfg = cfg
+        self.out = out
+        self.stop = stop
+        self.cpu_clock = cpu_clock
+        self.closed_loop = not isinstance(cfg.shape, OpenLoop)
+        self.duration = cfg.shape.duration_s
+        self.think_s = getattr(cfg.shape, "think_time_s", 0.0)
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self.t0 = 0.0
+        self.stopping = False
+        self.stop_time = 0.0
+        ntargets = len(cfg.targets)
+        self.idle: list[list[Connection]] = [[] for _ in range(ntargets)]
+        self.outstanding = [0] * ntargets
+        self.connecting = [0] * ntargets
+        self.nconns = 0
+        self.conns: set[Connection] = set()
+        self.busy: set[Connection] = set()
+        self.pending: deque[tuple[float, Any]] = deque()
+        self.rng = random.Random(None if cfg.seed is None else cfg.seed * 1009 + cfg.index)
+        self.counter = cfg.index
+        self.npayloads = len(cfg.requests[0])
+        self.users: list[_User] = []
+        # current window
+        self.win = 0
+        self.lat: list[int] = []
+        self.w_requests = 0
+        self.w_successes = 0
+        self.w_bytes = 0
+        self.w_errors = dict.fromkeys(ERROR_KINDS, 0)
+        self.w_cpu = 0.0
+        self.cpu_start = 0.0
+        self.final_load = 0.0
+
+    # ---- requests -------------------------------------------------------------------------
+    def _pick(self) -> int:
+        if len(self.outstanding) == 1:
+            return 0
+        best, low = 0, math.inf
+        for t, n in enumerate(self.outstanding):
+            load = n + self.connecting[t]
+            if load < low:
+                best, low = t, load
+        return best
+
+    def submit(self, intended: float, callback: Any) -> None:
+        t = self._pick()
+        if self.idle[t]:
+            self._send(self.idle[t].pop(), intended, callback)
+            return
+        if self.nconns < self.cfg.max_connections:
+            self.pending.append((intended, callback))
+            self._open(t)
+            return
+        for conns in self.idle:
+            if conns:
+                self._send(conns.pop(), intended, callback)
+                return
+        self.pending.append((intended, callback))
+
+    def _send(self, conn: Connection, intended: float, callback: Any) -> None:
+        if self.cfg.random_order:
+            i = self.rng.randrange(self.npayloads)
+        else:
+            i = self.counter % self.npayloads
+            self.counter += self.cfg.count
+        self.outstanding[conn.target] += 1
+        self.busy.add(conn)
+        conn.send(self.cfg.requests[conn.target][i], intended, time.monotonic(), callback)
+
+    def _open(self, t: int) -> None:
+        self.nconns += 1
+        self.connecting[t] += 1
+        host, port = self.cfg.targets[t]
+        task = self.loop.create_task(self.loop.create_connection(lambda: Connection(self, t), host, port))
+        task.add_done_callback(lambda f, t=t: self._opened(f, t))  # type: ignore[misc]
+
+    def _opened(self, fut: asyncio.Future[Any], t: int) -> None:
+        self.connecting[t] -= 1
+        if fut.cancelled():
+            self.nconns -= 1
+            return
+        exc = fut.exception()
+        if exc is None:
+            return  # connection_made already handed it work
+        self.nconns -= 1
+        kind = "conn_refused" if isinstance(exc, ConnectionRefusedError) else "other"
+        if self.pending:
+            _intended, cb = self.pending.popleft()
+            self._count_error(kind, time.monotonic())
+            if cb is not None:
+                cb(True)
+
+    def on_connected(self, conn: Connection) -> None:
+        self.conns.add(conn)
+        if self.stopping:
+            conn.close()
+            return
+        self._free(conn)
+
+    def _free(self, conn: Connection) -> None:
+        if self.pending and not self.stopping:
+            intended, cb = self.pending.popleft()
+            self._send(conn, intended, cb)
+        else:
+            self.idle[conn.target].append(conn)
+
+    def on_response(self, conn: Connection, status: int, keep: bool) -> None:
+        end = time.monotonic()
+        conn.busy = False
+        self.busy.discard(conn)
+        self.outstanding[conn.target] -= 1
+        cb = conn.callback
+        ok = status < 400
+        if ok:
+            start = conn.sent if self.closed_loop else conn.intended
+            self._count(end, True, None, conn.nbytes, int((end - start) * 1e6))
+        else:
+            self._count(end, False, "http_4xx" if status < 500 else "http_5xx", conn.nbytes, 0)
+        if keep:
+            self._free(conn)
+        if cb is not None:
+            cb(not ok)
+
+    def on_failed(self, conn: Connection, kind: str) -> None:
+        if not conn.busy:
+            return
+        conn.busy = False
+        self.busy.discard(conn)
+        self.outstanding[conn.target] -= 1
+        self._count_error(kind, time.monotonic())
+        if conn.callback is not None:
+            conn.callback(True)
+
+    def on_closed(self, conn: Connection) -> None:
+        if conn in self.conns:
+            self.conns.discard(conn)
+            self.nconns -= 1
+        idle = self.idle[conn.target]
+        if conn in idle:
+            idle.remove(conn)
+        if self.pending and not self.stopping and self.nconns < self.cfg.max_connections:
+            self._open(self._pick())
+
+    # ---- counting -------------------------------------------------------------------------
+    def _count_error(self, kind: str, end: float) -> None:
+        self._count(end, False, kind, 0, 0)
+
+    def _count(self, end: float, ok: bool, kind: str | None, nbytes: int, lat_us: int) -> None:
+        if not self.stopping and self.win + 1 <= end - self.t0 < self.duration:
+            self._flush_until(end)
+        self.w_requests += 1
+        self.w_bytes += nbytes
+        if ok:
+            self.w_successes += 1
+            self.lat.append(lat_us)
+        else:
+            self.w_errors[kind or "other"] += 1
+
+    def _flush_until(self, now: float) -> None:
+        while now - self.t0 >= self.win + 1:
+            self._flush(1.0)
+
+    def _flush(self, duration: float) -> None:
+        hist = histogram.new_histogram()
+        histogram.record_all(hist, self.lat)
+        cpu = self.cpu_clock()
+        load: float = sum(1 for u in self.users if u.active)
+        if self.stopping:
+            load = self.final_load
+        elif not self.closed_loop:
+            load = self._rate_share(self.win + duration - 1e-6)
+        self.out.put(("win", self.cfg.index, self.win, duration, self.w_requests, self.w_successes,
+                      dict(self.w_errors), self.w_bytes, histogram.encode(hist) if self.lat else "",
+                      load, cpu - self.w_cpu))
+        self.w_cpu = cpu
+        self.win += 1
+        self.lat = []
+        self.w_requests = self.w_successes = self.w_bytes = 0
+        self.w_errors = dict.fromkeys(ERROR_KINDS, 0)
+
+    # ---- shapes ---------------------------------------------------------------------------
+    def _user_share(self, t: float) -> int:
+        shape = self.cfg.shape
+        assert isinstance(shape, Phases | Stairs)
+        total = shape.users_at(t)
+        n, i = self.cfg.count, self.cfg.index
+        return total // n + (1 if i < total % n else 0)
+
+    def _rate_share(self, t: float) -> float:
+        shape = self.cfg.shape
+        assert isinstance(shape, OpenLoop)
+        return shape.rate_at(t) / self.cfg.count
+
+    def _adjust_users(self, t: float) -> None:
+        want = self._user_share(t)
+        active = [u for u in self.users if u.active]
+        if len(active) > want:
+            for u in active[want:]:
+                u.active = False
+        elif len(active) < want:
+            for _ in range(want - len(active)):
+                u = _User(self)
+                self.users.append(u)
+                u.start()
+        if len(self.users) > 4 * (want + 16):
+            self.users = [u for u in self.users if u.active]
+
+    async def _open_loop(self) -> None:
+        shape = self.cfg.shape
+        assert isinstance(shape, OpenLoop)
+        poisson = shape.arrival == "poisson"
+        duration = shape.duration_s
+        n = self.cfg.count
+        rate0 = shape.rate_at(0.0)
+        offset = (self.cfg.index / (rate0 * 1.0)) if rate0 > 0 and not poisson else 0.0
+        t = offset
+        sent = 0
+        while not self.stopping and t < duration:
+            now = time.monotonic() - self.t0
+            budget = 100_000  # bounded burst per iteration
+            while t <= now and t < duration and budget > 0 and not self.stopping:
+                rate = shape.rate_at(t) / n
+                if rate <= 0:
+                    t += 0.01
+                    continue
+                self.submit(self.t0 + t, None)
+                sent += 1
+                budget -= 1
+                t += self.rng.expovariate(rate) if poisson else 1.0 / rate
+            await asyncio.sleep(max(0.0, min(t - (time.monotonic() - self.t0), TICK_S)))
+
+    # ---- main -----------------------------------------------------------------------------
+    def _sweep_timeouts(self, now: float) -> None:
+        limit = self.cfg.timeout_s
+        for conn in [c for c in self.busy if now - c.sent > limit]:
+            self.on_failed(conn, "timeout")
+            conn.close()
+
+    async def run(self, t0: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.t0 = t0
+        self.cpu_start = self.w_cpu = self.cpu_clock()
+        await asyncio.sleep(max(0.0, t0 - time.monotonic()))
+        shape = self.cfg.shape
+        duration = shape.duration_s
+        hard_end = t0 + self.cfg.deadline_s
+        sched = None if self.closed_loop else self.loop.create_task(self._open_loop())
+        natural = False
+        while True:
+            now = time.monotonic()
+            if now - t0 >= duration:
+                natural = True
+                self.stop_time = t0 + duration
+                break
+            if self.stop.is_set() or now >= hard_end:
+                self.stop_time = now
+                break
+            self._flush_until(now)
+            if self.closed_loop:
+                self._adjust_users(now - t0)
+            self._sweep_timeouts(now)
+            await asyncio.sleep(TICK_S)
+        if self.win < int(self.stop_time - t0 - 1e-9):
+            self._flush_until(self.stop_time - 1e-9)
+        self.final_load = (sum(1 for u in self.users if u.active) if self.closed_loop
+                           else self._rate_share(self.stop_time - t0 - 1e-6))
+        self.stopping = True
+        if sched is not None:
+            sched.cancel()
+        for u in self.users:
+            u.active = False
+        self.pending.clear()
+        drain_end = time.monotonic() + (min(self.cfg.timeout_s, 5.0) if natural else STOP_DRAIN_S)
+        while self.busy and time.monotonic() < drain_end and not (natural and self.stop.is_set()):
+            await asyncio.sleep(0.005)
+            self._sweep_timeouts(time.monotonic())
+        self._flush(max(self.stop_time - (t0 + self.win), 0.0))
+        for conn in list(self.conns):
+            conn.busy = False
+            conn.close()
+        await asyncio.sleep(0)
+        self.out.put(("done", self.cfg.index, self.cpu_clock() - self.cpu_start, ""))
+
+
+def run_in_loop(cfg: WorkerConfig, out: OutQueue, stop: StopFlag, t0: float, cpu_clock: Callable[[], float]) -> None:
+    """Run one worker to completion on a fresh uvloop event loop in the current thread."""
+    try:
+        import uvloop
+
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay usable without it
+        loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(Worker(cfg, out, stop, cpu_clock).run(t0))
+    except Exception as exc:
+        out.put(("error", cfg.index, f"{type(exc).__name__}: {exc}"))
+        out.put(("done", cfg.index, 0.0, ""))
+    finally:
+        loop.close()
+
+
+def process_main(cfg: WorkerConfig, out: Any, stop: Any, go: Any, t0_value: Any) -> None:
+    """Entry point of a worker process: say ready, wait for the common start, run."""
+    out.put(("ready", cfg.index))
+    if not go.wait(60.0):
+        out.put(("done", cfg.index, 0.0, "never started"))
+        return
+    run_in_loop(cfg, out, stop, float(t0_value.value), time.process_time)
