@@ -1,6 +1,6 @@
 """`infrec vpc check`: the VPC preflight on its own, before creating a job.
 
-Exit status: 0 when nothing fails (warnings allowed), 1 when a check fails,
+Exit status: 0 when nothing fails (warnings allowed; `--strict` counts them), 1 when a check fails,
 2 only for usage errors (bad flags, unreadable --from-file), so scripts and CI
 can gate on it.
 """
@@ -56,6 +56,7 @@ def check(
     from_file: str | None = typer.Option(None, "--from-file",
                                          help="Review offline: a JSON document of `aws ec2 describe-…` outputs."),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+    strict: bool = typer.Option(False, "--strict", help="Treat warnings as failures (exit 1 on any WARN)."),
 ) -> None:
     """Run every VPC preflight check and print the report; exit 1 when a check fails."""
     subnet_ids, sg_ids = _ids(subnets), _ids(security_group_ids)
@@ -84,4 +85,4 @@ def check(
         console.print(render_table(report))
         for note in report.notes:
             console.print(f"[dim]Note: {note}[/]" if note == LOCAL_EXECUTOR_NOTE else f"Note: {note}")
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(0 if report.ok and not (strict and report.warnings) else 1)

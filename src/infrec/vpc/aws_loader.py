@@ -92,6 +92,8 @@ def load(session: Any, region: str, subnet_ids: list[str], sg_ids: list[str], ro
         _load_objects(session, region, objects, model)
     except Unreachable as exc:
         model.load_error = str(exc)
+    except BotoCoreError as exc:  # a connection lost half-way through
+        model.load_error = f"AWS could not be reached: {exc}"
     return model
 
 

@@ -103,3 +103,13 @@ def test_from_file_offline_review(tmp_path: Path, compliant: Callable[..., Net],
     path.write_text("{not json")
     bad = infrec(*net_args(net), "--from-file", str(path))
     assert bad.returncode == 2 and "not valid JSON" in bad.stderr
+
+
+def test_warnings_exit_0_unless_strict(compliant: Callable[..., Net], clients: dict[str, Any]) -> None:
+    from tests.integration.vpc.conftest import FULL_ACCESS, make_role
+
+    net = compliant(role_arn=make_role(clients["iam"], [FULL_ACCESS]))  # lacks ModifyNetworkInterfaceAttribute
+    res = infrec(*net_args(net), "--format", "json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert any(c["status"] == "warn" for c in json.loads(res.stdout)["checks"])
+    assert infrec(*net_args(net), "--strict").returncode == 1
