@@ -202,3 +202,31 @@ def test_unreachable_aws_is_a_failed_check_not_an_exception(monkeypatch: Any) ->
     assert not report.ok
     assert [c.id for c in report.failures] == ["AWS-READ"]
     assert "could not be reached" in report.failure_reason()
+
+
+def test_custom_nacl_without_return_traffic_warns(compliant: Callable[..., Net], clients: dict[str, Any]) -> None:
+    net = compliant()
+    ec2 = net.ec2
+    acl = ec2.create_network_acl(VpcId=net.vpc)["NetworkAcl"]["NetworkAclId"]
+    ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="-1", RuleAction="allow", Egress=True,
+                                 CidrBlock="0.0.0.0/0")
+    assoc = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [net.subnets[0]]}])
+    assoc_id = next(a["NetworkAclAssociationId"] for a in assoc["NetworkAcls"][0]["Associations"]
+                    if a["SubnetId"] == net.subnets[0])
+    ec2.replace_network_acl_association(AssociationId=assoc_id, NetworkAclId=acl)
+    report = run(net, clients)
+    assert report.ok  # NACL findings are warnings: stateless rules are judged on sample ports
+    nacl = next(c for c in report.checks if c.id == "VPC-NACL")
+    assert nacl.status == "warn" and acl in nacl.resources and net.subnets[0] in nacl.resources
+    assert net.subnets[1] not in nacl.resources and "return traffic" in nacl.message
+
+
+def test_vpc_without_dhcp_options_warns(clients: dict[str, Any], compliant: Callable[..., Net]) -> None:
+    net = compliant()
+    vpc, _ = make_vpc(net.ec2, "10.2.0.0/16", dhcp=False)
+    sub = net.ec2.create_subnet(VpcId=vpc, CidrBlock="10.2.1.0/24")["Subnet"]["SubnetId"]
+    sg = make_sg(net.ec2, vpc, [])
+    report = run(net, clients, vpc_config={"Subnets": [sub], "SecurityGroupIds": [sg]})
+    st = status(report)
+    assert st["VPC-DHCP"] == "warn" and st["VPC-AZ"] == "warn"
+    assert {"VPC-S3", "VPC-SG-S3", "VPC-SG-SUBNET"} <= failed(report)
