@@ -379,6 +379,7 @@ def check_nacls(model: NetworkModel) -> CheckResult:
     for s in model.subnets.values():
         acl = routing.network_acl_for(model, s)
         if acl is None:
+            f.append(Finding(SKIP, f"no network ACL was found for subnet {s.id}; not checked.", [s.id]))
             continue
         probs: list[str] = []
         for c in s3_cidrs:

@@ -356,3 +356,10 @@ def test_every_failure_names_resources_and_fix() -> None:
             assert r.remedy and r.remedy in r.line(), r
     assert seen >= {"VPC-CONFIG", "VPC-EXIST", "VPC-IP", "VPC-S3", "VPC-S3-POLICY", "VPC-DNS", "VPC-SG-S3",
                     "VPC-SG-SUBNET", "IAM-TRUST", "IAM-ENI", "S3-OBJECT", "S3-VPC-RESTRICT", "AWS-READ"}
+
+
+def test_subnet_without_known_nacl_is_skipped_not_passed() -> None:
+    m = compliant_model()
+    m.network_acls = []
+    r = checks.check_nacls(m)
+    assert r.status == "skip" and "subnet-0000000a" in r.message
