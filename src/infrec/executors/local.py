@@ -85,6 +85,8 @@ def group_members(pgid: int) -> list[int]:
 
 def kill_group(pgid: int, grace_s: float) -> None:
     """TERM the group, wait up to grace_s for it to go, then KILL what is left."""
+    if pgid <= 1 or pgid == os.getpgrp():
+        raise ValueError(f"refusing to kill process group {pgid}")
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGTERM)
     end = time.monotonic() + grace_s
@@ -204,12 +206,17 @@ class LocalExecutor:
         return handle
 
     def stop(self, handle: EndpointHandle) -> None:
+        """End every instance (TERM, then KILL the process group), remove its cgroups, free its budget.
+        Stopping twice is harmless."""
         with self._lock:
             run = self._running.pop(handle.ledger_id, None)
+        if run is None and not (self.ledger.dir / f"{handle.ledger_id}.json").exists():
+            return
         for inst in handle.instances:
             if inst.container:
                 self._docker_rm(inst.container)
-            kill_group(inst.pgid, STOP_GRACE_S)
+            if inst.pgid > 1:  # 0 = never started; killpg(0) would hit our own group
+                kill_group(inst.pgid, STOP_GRACE_S)
         if run is not None:
             for p in run.procs:
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -280,7 +287,7 @@ class LocalExecutor:
                 continue
             for inst in doc.get("instances", []):
                 pgid = inst.get("pgid")
-                if isinstance(pgid, int) and pgid > 1:
+                if isinstance(pgid, int) and pgid > 1 and pgid != os.getpgrp():
                     start = process_start(pgid)
                     # The leader may be gone while workers live on in its group; a reused pid
                     # with another start time is not ours.

@@ -98,6 +98,7 @@ def test_instances_stop_cleanly_and_pack_disjointly(executor: TrackedExecutor) -
     assert len(executor.ledger.entries()) == 1
     executor.stop(h)
     assert leftovers(executor, h) == []
+    executor.stop(h)  # twice is harmless
 
 
 def test_never_healthy_and_crashing_endpoints_leave_nothing(executor: TrackedExecutor) -> None:
