@@ -237,3 +237,28 @@ def check_vpc_restricted(model: NetworkModel) -> CheckResult:
                                        "requires objects that are not VPC-restricted.", [o.bucket, o.url], fix))
     return merge(cid, title, f, "no bucket policy of the job's objects restricts reads to a VPC (bucket policies only; "
                  "SCPs, RCPs and access points are not visible here).", sorted({o.bucket for o in model.objects}))
+
+
+def check_bucket_region(model: NetworkModel) -> CheckResult:
+    """A gateway endpoint reaches only buckets in the VPC's region; other regions need a NAT path."""
+    title = "Buckets reachable through the S3 path"
+    cid = "VPC-S3-REGION"
+    if not model.objects or not model.subnets:
+        return CheckResult(cid, title, SKIP, "no s3:// payload or model data given, or no subnet read.")
+    endpoint_only = []
+    for s in model.subnets.values():
+        rt, _ = routing.effective_route_table(model, s)
+        if routing.classify_egress(model, rt).kind != routing.INTERNET:
+            endpoint_only.append(s.id)
+    f: list[Finding] = []
+    for o in model.objects:
+        if o.region is None:
+            continue
+        if o.region != model.region and endpoint_only:
+            f.append(Finding(FAIL, f"bucket {o.bucket} ({o.url}) is in {o.region}, but subnets "
+                                   f"{', '.join(endpoint_only)} reach S3 only through endpoints of {model.region}, "
+                                   "which serve only that region's buckets.", [o.bucket, o.url, *endpoint_only],
+                             f"copy the {o.purpose} to a bucket in {model.region} "
+                             f"(aws s3 cp {o.url} s3://<bucket-in-{model.region}>/…) or give the subnets a NAT path."))
+    return merge(cid, title, f, f"the job's buckets are in {model.region} or reachable through a NAT gateway.",
+                 sorted({o.bucket for o in model.objects}))

@@ -293,6 +293,11 @@ def _load_objects(session: Any, region: str, objects: list[ObjectRef], model: Ne
             else:
                 obj.access_error = _explain(exc, "s3:HeadObject")
         try:
+            loc = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+            obj.region = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(loc, loc)
+        except ClientError:
+            obj.region = None  # unknown: the region check says so instead of guessing
+        try:
             obj.bucket_policy = _doc(s3.get_bucket_policy(Bucket=bucket)["Policy"])
         except ClientError as exc:
             if _code(exc) not in ("NoSuchBucketPolicy", "NoSuchBucket"):

@@ -12,6 +12,7 @@ import re
 
 from infrec.vpc import routing
 from infrec.vpc.access_checks import (
+    check_bucket_region,
     check_endpoint_policy,
     check_iam_eni,
     check_iam_trust,
@@ -431,4 +432,5 @@ def run_checks(model: NetworkModel, role_arn: str, instances_at_once: int) -> li
         check_iam_eni(model, role_arn),
         check_objects(model),
         check_vpc_restricted(model),
+        check_bucket_region(model),
     ]

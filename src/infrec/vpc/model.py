@@ -163,6 +163,8 @@ class S3Object:
     bucket: str
     key: str
     purpose: str = "object"
+    # The bucket's region (None when unknown); a gateway endpoint serves only its own region's buckets
+    region: str | None = None
     # True: exists; False: 404; None: unknown (see access_error)
     exists: bool | None = None
     access_error: str | None = None

@@ -230,3 +230,15 @@ def test_vpc_without_dhcp_options_warns(clients: dict[str, Any], compliant: Call
     st = status(report)
     assert st["VPC-DHCP"] == "warn" and st["VPC-AZ"] == "warn"
     assert {"VPC-S3", "VPC-SG-S3", "VPC-SG-SUBNET"} <= failed(report)
+
+
+def test_bucket_in_another_region_fails_behind_gateway_endpoint(compliant: Callable[..., Net],
+                                                                clients: dict[str, Any]) -> None:
+    net = compliant()
+    bucket = f"eu-payload-{net.vpc[-8:]}"
+    clients["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    clients["s3"].put_object(Bucket=bucket, Key="p.csv", Body=b"1\n")
+    net.payload = f"s3://{bucket}/p.csv"
+    report = run(net, clients)
+    assert failed(report) == {"VPC-S3-REGION"}
+    assert_names(report, "VPC-S3-REGION", bucket, *net.subnets)

@@ -318,6 +318,7 @@ def _fail_eni(m: NetworkModel) -> None:
 
 def _fail_objects(m: NetworkModel) -> None:
     m.objects[0].exists = False
+    m.objects[0].region = "eu-west-1"
     m.objects[0].bucket_policy = {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
                                                  "Resource": "*", "Condition": {"StringNotEquals": {
                                                      "aws:SourceVpce": "vpce-1"}}}]}
@@ -355,7 +356,8 @@ def test_every_failure_names_resources_and_fix() -> None:
                 assert rid in r.message or rid in r.remedy, (rid, r)
             assert r.remedy and r.remedy in r.line(), r
     assert seen >= {"VPC-CONFIG", "VPC-EXIST", "VPC-IP", "VPC-S3", "VPC-S3-POLICY", "VPC-DNS", "VPC-SG-S3",
-                    "VPC-SG-SUBNET", "IAM-TRUST", "IAM-ENI", "S3-OBJECT", "S3-VPC-RESTRICT", "AWS-READ"}
+                    "VPC-SG-SUBNET", "IAM-TRUST", "IAM-ENI", "S3-OBJECT", "S3-VPC-RESTRICT", "AWS-READ",
+                    "VPC-S3-REGION"}
 
 
 def test_subnet_without_known_nacl_is_skipped_not_passed() -> None:
@@ -363,3 +365,12 @@ def test_subnet_without_known_nacl_is_skipped_not_passed() -> None:
     m.network_acls = []
     r = checks.check_nacls(m)
     assert r.status == "skip" and "subnet-0000000a" in r.message
+
+
+def test_bucket_in_another_region_needs_a_nat_path() -> None:
+    m = compliant_model()
+    m.objects[0].region = "eu-west-1"
+    r = by_id(m)["VPC-S3-REGION"]
+    assert r.status == "fail" and "eu-west-1" in r.message and "bkt" in r.resources
+    m.objects[0].region = "us-east-1"
+    assert by_id(m)["VPC-S3-REGION"].status == "pass"
