@@ -3,14 +3,21 @@ the CLI's embedded mode and the tests, so there is never a second way to wire th
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from typing import Any
 
 from infrec.config import Settings
 from infrec.core.arn import ArnBuilder
+from infrec.core.catalog import Catalog
 from infrec.core.errors import ValidationError
+from infrec.jobs import states
+from infrec.jobs.runner import JobRunner, RunnerOptions
+from infrec.jobs.scheduler import Scheduler, owner_alive
+from infrec.jobs.service import JobService
 from infrec.registry.service import RegistryService
+from infrec.registry.tags import TagService
 from infrec.store import Store
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -23,6 +30,23 @@ def _check_artifact(field: str, uri: str) -> None:
         check_readable(uri)
     except ArtifactError as exc:
         raise ValidationError(f"{field}: {exc}") from exc
+
+
+def _vpc_preflight(settings: Settings):  # type: ignore[no-untyped-def]
+    """Adapter from a job request to the VPC preflight, returning the report as data."""
+
+    def run(req: dict[str, Any], source: Any, instances: int) -> dict[str, Any]:
+        from infrec.vpc import preflight
+
+        urls = [u for u in (source.payload_url, source.model_data_url) if u and u.startswith("s3://")]
+        report = preflight(req["InputConfig"]["VpcConfig"], role_arn=req["RoleArn"], s3_urls=urls,
+                           instances_at_once=instances, region=settings.region)
+        out = report.to_dict()
+        out["ok"] = report.ok
+        out["failure_reason"] = report.failure_reason(max_len=1024)
+        return out
+
+    return run
 
 
 def snake(operation: str) -> str:
@@ -39,7 +63,41 @@ class Services:
         self.arns = ArnBuilder(settings.region, settings.account_id)
         self.store = Store(settings.database_url)
         self.registry = RegistryService(self.store, self.arns, _check_artifact if check_artifacts else None)
-        self._owners: list[object] = [self.registry]
+        self.catalog = Catalog.from_env(os.environ)
+        self.extra_enums = {"ProductionVariantInstanceType": frozenset(self.catalog.names())}
+        self._scheduler: Scheduler | None = None
+        self.jobs = JobService(self.store, self.arns, self.registry, catalog=self.catalog,
+                               submit=self._submit, cancel=self._cancel)
+        self._owners: list[object] = [self.registry, TagService(self.store), self.jobs]
+
+    # ------------------------------------------------------------------ jobs
+    def start_jobs(self, *, resume: bool = True, options: RunnerOptions | None = None,
+                   executor: Any | None = None) -> Scheduler:
+        """Run jobs in this process: the API server and the CLI's embedded mode call this; read-only
+        commands do not, so they never take over another process's jobs."""
+        if self._scheduler is None:
+            if executor is None:
+                from infrec.executors.local import LocalExecutor
+
+                executor = LocalExecutor(state_dir=self.settings.home / "run")
+            runner = JobRunner(self.settings.home, self.jobs.repo, self.registry, self.catalog, executor,
+                               options or RunnerOptions.from_env(), preflight=_vpc_preflight(self.settings))
+            self._scheduler = Scheduler(self.jobs.repo, runner)
+            self._scheduler.start(resume=resume)
+        return self._scheduler
+
+    def _submit(self, name: str) -> None:
+        if self._scheduler is not None:
+            self._scheduler.submit(name)
+
+    def _cancel(self, name: str) -> None:
+        if self._scheduler is not None:
+            self._scheduler.cancel(name)
+            return
+        # No runner here: if no live process owns the job either, nothing runs it; end it now.
+        row = self.jobs.repo.get(name)
+        if not owner_alive(row.owner):
+            self.jobs.repo.set_status(name, states.STOPPED)
 
     def add(self, service: object) -> None:
         self._owners.append(service)
@@ -53,6 +111,9 @@ class Services:
         return None
 
     def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown()
+            self._scheduler = None
         for owner in self._owners:
             closer = getattr(owner, "shutdown", None)
             if callable(closer):

@@ -81,7 +81,7 @@ def create_app(services: Services, keys: KeyStore | None = None) -> Starlette:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return error("SerializationException", f"Request body is not valid JSON: {exc}")
         try:
-            validate_request(op, payload)
+            validate_request(op, payload, services.extra_enums)
             result = await run_in_threadpool(handler, payload)
         except ValidationError as exc:
             return error(exc.code, exc.message, exc.http_status)

@@ -19,6 +19,8 @@ from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Sh
 
 from infrec.core.errors import ValidationError
 
+ExtraEnums = dict[str, frozenset[str]]
+
 
 @functools.lru_cache(maxsize=1)
 def sagemaker_model() -> ServiceModel:
@@ -46,7 +48,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def validate(shape: Shape, value: Any, path: str) -> None:
+def validate(shape: Shape, value: Any, path: str, extra: ExtraEnums | None = None) -> None:
     t = shape.type_name
     if t == "structure":
         assert isinstance(shape, StructureShape)
@@ -61,7 +63,7 @@ def validate(shape: Shape, value: Any, path: str) -> None:
             if key not in members:
                 raise _fail(sub, f"is not a member of {shape.name}; known members: {', '.join(members)}")
             if member_value is not None:
-                validate(members[key], member_value, sub)
+                validate(members[key], member_value, sub, extra)
         if shape.metadata.get("union") and sum(1 for v in value.values() if v is not None) != 1:
             raise _fail(path, "must set exactly one member")
         return
@@ -71,7 +73,7 @@ def validate(shape: Shape, value: Any, path: str) -> None:
             raise _fail(path, f"must be a list, got {type(value).__name__}")
         _check_length(shape, len(value), path, "list length")
         for i, item in enumerate(value):
-            validate(shape.member, item, f"{path}.{i + 1}")
+            validate(shape.member, item, f"{path}.{i + 1}", extra)
         return
     if t == "map":
         assert isinstance(shape, MapShape)
@@ -79,15 +81,15 @@ def validate(shape: Shape, value: Any, path: str) -> None:
             raise _fail(path, f"must be a map, got {type(value).__name__}")
         _check_length(shape, len(value), path, "map size")
         for k, v in value.items():
-            validate(shape.key, k, f"{path}.key")
-            validate(shape.value, v, f"{path}.{k}")
+            validate(shape.key, k, f"{path}.key", extra)
+            validate(shape.value, v, f"{path}.{k}", extra)
         return
     if t == "string":
         if not isinstance(value, str):
             raise _fail(path, f"must be a string, got {type(value).__name__} {_shown(value)}")
         _check_length(shape, len(value), path, "length")
         enum = shape.enum
-        if enum and value not in enum:
+        if enum and value not in enum and not (extra and value in extra.get(shape.name, ())):
             raise _fail(path, f"{_shown(value)} failed to satisfy constraint: Member must satisfy enum value set: "
                               f"[{', '.join(enum)}]")
         pattern = shape.metadata.get("pattern")
@@ -154,10 +156,12 @@ def operation(name: str) -> OperationModel | None:
     return model.operation_model(name)
 
 
-def validate_request(op: OperationModel, body: Any) -> None:
+def validate_request(op: OperationModel, body: Any, extra: ExtraEnums | None = None) -> None:
+    """`extra` widens named enum shapes: instance types from a user's catalog (on-premises nodes,
+    other clouds) are valid wherever SageMaker's instance type enum is."""
     shape = op.input_shape
     if shape is None:
         if body not in ({}, None):
             raise ValidationError(f"{op.name} takes no input")
         return
-    validate(shape, body, "")
+    validate(shape, body, "", extra)

@@ -24,14 +24,16 @@ def _root() -> None:
 
 def _register() -> None:
     # One line per command group; each module defines `app` (a group) or `register(app)`.
-    # Helpers: add `from infrec.cli import X` and `app.add_typer(X.app, name="x")` for your group.
-    from infrec.cli import serve, version
+    from infrec.cli import catalog, demo, example, jobs, recommend, serve, version, vpc
 
     version.register(app)
     serve.register(app)
-    from infrec.cli import catalog; app.add_typer(catalog.app, name="catalog")  # noqa: E702
-    from infrec.cli import example; app.add_typer(example.app, name="example")  # noqa: E702
-    from infrec.cli import vpc; app.add_typer(vpc.app, name="vpc")  # noqa: E702
+    recommend.register(app)
+    demo.register(app)
+    app.add_typer(jobs.app, name="jobs")
+    app.add_typer(catalog.app, name="catalog")
+    app.add_typer(example.app, name="example")
+    app.add_typer(vpc.app, name="vpc")
 
 
 _register()

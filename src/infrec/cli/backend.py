@@ -53,7 +53,7 @@ class EmbeddedBackend(Backend):
         if op is None or handler is None:
             raise BackendError("UnknownOperationException", operation)
         try:
-            validate_request(op, request)
+            validate_request(op, request, self.services.extra_enums)
             return handler(request)
         except InfrecError as exc:
             raise BackendError(exc.code, exc.message) from exc

@@ -13,7 +13,7 @@ from infrec.cli.backend import ENDPOINT_OPTION, BackendError, fail, open_backend
 from infrec.report.tables import recommendations_table, steps_table
 
 app = typer.Typer(help="Inspect and stop recommendation jobs.", no_args_is_help=True)
-console = Console()
+console = Console(width=None if Console().is_terminal else 150)
 
 
 def _ts(v: Any) -> str:

@@ -16,7 +16,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from infrec.cli.backend import ENDPOINT_OPTION, Backend, BackendError, fail, open_backend
 from infrec.report.tables import recommendations_table, steps_table
 
-console = Console()
+# Tables are wide; a pipe or CI log (no terminal width) still gets them whole.
+console = Console(width=None if Console().is_terminal else 150)
 TERMINAL = {"COMPLETED", "FAILED", "STOPPED"}
 DEFAULT_ROLE = "arn:aws:iam::000000000000:role/infrec-recommender"
 

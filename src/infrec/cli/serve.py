@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         settings = Settings.from_env()
         try:
             services = Services(settings)
-        except StoreError as exc:
+        except (StoreError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
         try:

@@ -114,6 +114,7 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
             return StepMeasurement(None, "no load level met the constraints (errors < 1 % and the latency "
                                          "threshold)", details)
         rps, lat, pcts, err, cpu, mem = outcome
+        details["ErrorRate"] = round(err, 5)
         metrics = StepMetrics(
             instance_type=instance_type.name, instance_count=count, environment=environment,
             max_invocations=rps * 60.0 / scale, model_latency_ms=lat,
@@ -164,13 +165,10 @@ def _rate_search(urls: list[str], payloads: list[Any], content_type: str, itype:
                        "ErrorRate": round(err_rate, 4), f"{percentile}Ms": round(lat, 3)})
         if cancel.is_set():
             break
-        passed = trials and search.passed(trials[-1]["TargetRps"]) if hasattr(search, "passed") else None
-        if passed or (passed is None and err_rate < 0.01 and achieved >= 0.97 * rate
-                      and (threshold is None or lat <= threshold)):
-            if best is None or achieved > best[0]:
-                cpu, mem = sampler.between(start, end)
-                pcts = {p: _latency(res.total, p) for p in PERCENTILES}
-                best = (achieved, lat, pcts, err_rate, cpu, mem)
+        if search.passed(rate) and (best is None or achieved > best[0]):
+            cpu, mem = sampler.between(start, end)
+            pcts = {p: _latency(res.total, p) for p in PERCENTILES}
+            best = (achieved, lat, pcts, err_rate, cpu, mem)
     details["Trials"] = trials
     return best
 

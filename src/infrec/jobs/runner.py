@@ -41,6 +41,16 @@ class RunnerOptions:
     trial_seconds: float = 4.0
     setup_deadline_s: float = 120.0
 
+    @classmethod
+    def from_env(cls) -> RunnerOptions:
+        """INFREC_TRIAL_SECONDS shortens each rate-search trial (tests, quick looks);
+        INFREC_NO_EMULATION=1 refuses instance types larger than the host instead of emulating them."""
+        import os
+
+        return cls(allow_emulation=os.environ.get("INFREC_NO_EMULATION", "") not in ("1", "true"),
+                   trial_seconds=float(os.environ.get("INFREC_TRIAL_SECONDS", "4")),
+                   setup_deadline_s=float(os.environ.get("INFREC_SETUP_DEADLINE_SECONDS", "120")))
+
 
 class JobRunner:
     """Runs jobs against an executor. One instance per control process."""
@@ -302,6 +312,7 @@ class JobRunner:
                                   FailureReason=(result.failure_reason or "failed")[:1024], **fields)
             return
         metrics = recommend.sagemaker_metrics(result.metrics)
+        fields["Details"] = {**result.details, **recommend.extended_metrics(result.metrics)}
         self.repo.update_step(name, index, status=states.COMPLETED, ended=True, Metrics=metrics,
                               EndpointMetrics={"MaxInvocations": metrics["MaxInvocations"],
                                                "ModelLatency": metrics["ModelLatency"]}, **fields)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from infrec.core import recommend, scaling
 from infrec.core.arn import ArnBuilder
+from infrec.core.catalog import Catalog
 from infrec.core.errors import ResourceInUseError, ValidationError
 from infrec.core.paging import page
 from infrec.core.plan import plan_job
@@ -33,13 +34,13 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
 
 class JobService:
     def __init__(self, store: Store, arns: ArnBuilder, registry: RegistryService,
-                 known_instance_type: Callable[[str], bool], submit: Callable[[str], None],
+                 catalog: Catalog, submit: Callable[[str], None],
                  cancel: Callable[[str], None]) -> None:
         self.store = store
         self.repo = JobRepo(store)
         self.arns = arns
         self.registry = registry
-        self._known_instance_type = known_instance_type
+        self.catalog = catalog
         self._submit = submit
         self._cancel = cancel
 
@@ -55,10 +56,9 @@ class JobService:
             raise ValidationError("an Advanced job needs InputConfig.EndpointConfigurations")
         source = resolve(self.registry, input_config)
         plans = plan_job(job_type, input_config, source.package_instance_types, DEFAULT_INSTANCE_TYPES)
-        unknown = sorted({p.instance_type for p in plans if not self._known_instance_type(p.instance_type)})
+        unknown = sorted({p.instance_type for p in plans if not self.catalog.has(p.instance_type)})
         if unknown:
-            raise ValidationError(f"instance type(s) {', '.join(unknown)} are not in infrec's instance catalog; "
-                                  "add them with a catalog file (--catalog / INFREC_CATALOG)")
+            raise ValidationError(self.catalog.unknown_message(unknown))
         arn = self.arns.sagemaker("inference-recommendations-job", name)
         now = now_dt()
         job = JobRow(name=name, arn=arn, job_type=job_type, status=states.PENDING,

@@ -131,3 +131,16 @@ def test_unknown_builtin_image_is_refused(server: InfrecServer) -> None:
     with pytest.raises(ClientError) as exc:
         sm.create_model(ModelName="m", PrimaryContainer={"Image": "infrec/tensorflow"})
     assert _code(exc) == "ValidationException" and "infrec/sklearn" in str(exc.value)
+
+
+def test_tags_on_registry_resources(server: InfrecServer) -> None:
+    sm = server.client()
+    arn = sm.create_model_package_group(ModelPackageGroupName="tagged", Tags=[{"Key": "team", "Value": "ml"}])[
+        "ModelPackageGroupArn"]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": "env", "Value": "dev"}])
+    assert {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]} == {"team": "ml", "env": "dev"}
+    sm.delete_tags(ResourceArn=arn, TagKeys=["team"])
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "env", "Value": "dev"}]
+    with pytest.raises(ClientError) as exc:
+        sm.list_tags(ResourceArn=arn.replace("tagged", "missing"))
+    assert "missing" in str(exc.value)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import psutil
+import pytest
+
+
+def make_payload_archive(folder: Path, n: int = 4) -> Path:
+    """A sample payload archive of JSON bodies, as a user would upload it."""
+    path = folder / "payload.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for i in range(n):
+            data = json.dumps({"instances": [[float(i), 1.0, 2.0, 3.0]]}).encode()
+            info = tarfile.TarInfo(f"request-{i}.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.fixture
+def payload_archive(tmp_path: Path) -> Path:
+    return make_payload_archive(tmp_path)
+
+
+def endpoint_processes(home: Path) -> list[psutil.Process]:
+    """Model-server processes started for this test's state folder."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "environ"]):
+        try:
+            cmd = " ".join(p.info["cmdline"] or [])
+            env = p.info["environ"] or {}
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if "infrec.serving" in cmd and str(home) in json.dumps(env):
+            found.append(p)
+    return found
+
+
+def job_env(home: Path) -> dict[str, str]:
+    return {"INFREC_HOME": str(home), "INFREC_TRIAL_SECONDS": "1.5"}
