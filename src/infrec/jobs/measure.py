@@ -93,7 +93,7 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
     details: dict[str, Any] = {"EmulationScale": scale, "Enforcement": getattr(handle, "enforcement", None),
                                "SetupTimeSeconds": round(handle.setup_time_s, 3)}
     try:
-        payloads = load_payloads(payload_dir, source.content_types[0])
+        payloads = load_payloads(payload_dir, source.content_types[0], source.content_types)
         if not payloads:
             return StepMeasurement(None, "the sample payload archive holds no request bodies", details)
         percentile, threshold = _percentile_key(stopping)

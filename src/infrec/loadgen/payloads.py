@@ -9,13 +9,28 @@ _MAX_FILES = 100_000
 _MAX_BYTES = 256 * 1024 * 1024
 
 
+# A sample payload archive may mix formats (SupportedContentTypes lists several): a file's
+# extension picks its content type among the job's, so a CSV body is never sent as JSON.
+_BY_EXTENSION = {
+    ".csv": "text/csv",
+    ".json": "application/json",
+    ".jsonl": "application/jsonlines",
+    ".npy": "application/x-npy",
+    ".txt": "text/plain",
+}
+
+
 class Payload(NamedTuple):
     body: bytes
     content_type: str
 
 
-def load_payloads(folder: str | Path, content_type: str = "application/octet-stream") -> list[Payload]:
+def load_payloads(folder: str | Path, content_type: str = "application/octet-stream",
+                  allowed_types: list[str] | None = None) -> list[Payload]:
     """Every regular file under `folder` (recursively, sorted by path, hidden files skipped) is a body.
+
+    With `allowed_types` (the job's SupportedContentTypes), a file whose extension names one of
+    them is sent with that type; other files get `content_type`.
 
     Sorting makes round-robin order reproducible; the caps keep a hostile archive from filling
     memory. A missing folder is a clear ValueError, an empty one an empty list.
@@ -35,5 +50,7 @@ def load_payloads(folder: str | Path, content_type: str = "application/octet-str
         if len(out) >= _MAX_FILES or total > _MAX_BYTES:
             raise ValueError(f"payload folder {str(root)!r} holds more than {_MAX_FILES} files "
                              f"or {_MAX_BYTES // 2**20} MiB")
-        out.append(Payload(body, content_type))
+        guessed = _BY_EXTENSION.get(path.suffix.lower())
+        ctype = guessed if allowed_types and guessed in allowed_types else content_type
+        out.append(Payload(body, ctype))
     return out
