@@ -139,7 +139,9 @@ def bench_mlflow(server_cpu: str, client_cpus: str) -> float | None:
             return None
         version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
         port = free_port()
-        env = {**os.environ, "MLFLOW_TRACKING_URI": f"file://{work / 'mlruns'}", "OMP_NUM_THREADS": "1"}
+        # MLflow execs `uvicorn` by name: its venv's bin must come first on PATH.
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"file://{work / 'mlruns'}", "OMP_NUM_THREADS": "1",
+               "PATH": f"{MLFLOW_VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
         proc = subprocess.Popen(["taskset", "-c", server_cpu, str(exe), "models", "serve", "-m", str(model),
                                  "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port), "-w", "1"],
                                 env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -151,3 +151,14 @@ def test_timeout_and_load_failure(tmp_path: Path, serve) -> None:  # type: ignor
     wrong = serve("infrec/nope", empty, wait=False)
     assert wrong.proc.wait(timeout=30) == 2
     assert "not a built-in image" in wrong.output()
+
+
+def test_serving_stands_alone() -> None:
+    """The server imports nothing of infrec's control plane, so endpoints start fast and small."""
+    import subprocess
+    import sys
+
+    code = ("import sys, infrec.serving.master, infrec.serving.flavours.synthetic; "
+            "print(sorted(m for m in sys.modules if m.startswith('infrec.') and not m.startswith('infrec.serving')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
