@@ -31,8 +31,8 @@ def response(status: int, content_type: str, body: bytes, keep_alive: bool) -> b
 class HttpProtocol(asyncio.Protocol):
     """One connection. httptools calls the on_* methods as bytes arrive."""
 
-    __slots__ = ("_accept", "_body", "_ctype", "_handler", "_max_body", "_parser", "_size", "_too_big",
-                 "_transport", "_url")
+    __slots__ = ("_accept", "_body", "_ctype", "_expect", "_handler", "_max_body", "_parser", "_size",
+                 "_too_big", "_transport", "_url")
 
     def __init__(self, handler: Handler, max_body: int) -> None:
         self._handler = handler
@@ -45,6 +45,7 @@ class HttpProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = 0
         self._too_big = False
+        self._expect = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -72,6 +73,7 @@ class HttpProtocol(asyncio.Protocol):
         self._body = []
         self._size = 0
         self._too_big = False
+        self._expect = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -82,6 +84,13 @@ class HttpProtocol(asyncio.Protocol):
             self._ctype = value.decode("latin-1")
         elif n == b"accept":
             self._accept = value.decode("latin-1")
+        elif n == b"expect" and value.lower() == b"100-continue":
+            self._expect = True
+
+    def on_headers_complete(self) -> None:
+        # curl and some SDKs wait for this before sending a body larger than 1 KiB.
+        if self._expect and self._transport is not None:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self._size += len(body)

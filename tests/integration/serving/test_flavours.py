@@ -162,3 +162,36 @@ def test_serving_stands_alone() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('infrec.') and not m.startswith('infrec.serving')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_http_details(serve) -> None:  # type: ignore[no-untyped-def]
+    """Chunked bodies, pipelining, Expect: 100-continue, oversized and malformed requests."""
+    import socket
+    import time
+
+    srv = serve("infrec/synthetic", None, {"INFREC_MAX_REQUEST_MB": "1"})
+
+    def exchange(raw: bytes, until: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(raw)
+            got = b""
+            end = time.monotonic() + 10
+            while until not in got and time.monotonic() < end:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            return got
+
+    got = exchange(b"POST /invocations HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                   b"Content-Type: application/json\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+                   b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n", b"Healthy")
+    assert got.count(b"HTTP/1.1 200 OK") == 2 and b"\r\n\r\nabcde" in got
+    got = exchange(b"POST /invocations HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+                   b"100 Continue")
+    assert got.startswith(b"HTTP/1.1 100 Continue")
+    big = b"x" * (1024 * 1024 + 1)
+    status, _, body = srv.invoke(big, "application/json")
+    assert status == 413 and b"larger than" in body
+    assert exchange(b"garbage\r\n\r\n", b"malformed").startswith(b"HTTP/1.1 400")
+    assert srv.request("GET", "/ping")[0] == 200
