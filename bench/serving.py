@@ -85,16 +85,29 @@ def wrk(url: str, client_cpus: str) -> tuple[float, str]:
     finally:
         os.unlink(script)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    p50 = re.search(r"50%\s+(\S+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         print(f"  wrk saw {errors.group(1)} error responses", flush=True)
     return (float(rps.group(1)) if rps else 0.0), (p50.group(1) if p50 else "?")
 
 
-def bench_infrec(server_cpu: str, client_cpus: str) -> float:
+ECHO_HANDLER = """
+def model_fn(model_dir):
+    return None
+
+
+def predict_fn(data, model):
+    return data
+"""
+
+
+def bench_infrec(server_cpu: str, client_cpus: str, image: str, what: str) -> float:
     port = free_port()
-    env = {**os.environ, "INFREC_IMAGE": "infrec/synthetic", "SAGEMAKER_BIND_TO_PORT": str(port),
+    work = Path(tempfile.mkdtemp(prefix="infrec-bench-"))
+    (work / "code").mkdir()
+    (work / "code" / "inference.py").write_text(ECHO_HANDLER)
+    env = {**os.environ, "INFREC_IMAGE": image, "SAGEMAKER_BIND_TO_PORT": str(port), "SM_MODEL_DIR": str(work),
            "SAGEMAKER_MODEL_SERVER_WORKERS": "1", "OMP_NUM_THREADS": "1", "INFREC_SYNTHETIC_SERVICE_MS": "0"}
     proc = subprocess.Popen(["taskset", "-c", server_cpu, sys.executable, "-m", "infrec.serving"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -103,11 +116,12 @@ def bench_infrec(server_cpu: str, client_cpus: str) -> float:
             print("infrec server did not start", flush=True)
             return 0.0
         rps, p50 = wrk(f"http://127.0.0.1:{port}/invocations", client_cpus)
-        print(f"infrec built-in server (infrec/synthetic 0 ms, 1 worker on CPU {server_cpu}): "
-              f"{rps:,.0f} req/s, p50 {p50}", flush=True)
+        print(f"infrec built-in server ({what}, 1 worker on CPU {server_cpu}): {rps:,.0f} req/s, p50 {p50}",
+              flush=True)
         return rps
     finally:
         stop_group(proc)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def ensure_mlflow() -> Path | None:
@@ -167,7 +181,10 @@ def main() -> int:
         print("serving: infrec_rps_per_core=na mlflow_rps_per_core=na")
         return 1
     server_cpu, client_cpus = str(cpus[0]), ",".join(map(str, cpus[1:]))
-    infrec_rps = bench_infrec(server_cpu, client_cpus)
+    infrec_rps = bench_infrec(server_cpu, client_cpus, "infrec/synthetic", "infrec/synthetic 0 ms: the no-op")
+    # The same request through a Python handler that decodes the JSON to numpy and encodes it back,
+    # closer to the work MLflow's pyfunc server does per request.
+    bench_infrec(server_cpu, client_cpus, "infrec/python", "infrec/python echo handler, JSON decode+encode")
     mlflow_rps = bench_mlflow(server_cpu, client_cpus)
     ml = f"{mlflow_rps:.0f}" if mlflow_rps else "na"
     if mlflow_rps:
