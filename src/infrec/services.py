@@ -38,9 +38,10 @@ def _vpc_preflight(settings: Settings):  # type: ignore[no-untyped-def]
     def run(req: dict[str, Any], source: Any, instances: int) -> dict[str, Any]:
         from infrec.vpc import preflight
 
-        urls = [u for u in (source.payload_url, source.model_data_url) if u and u.startswith("s3://")]
-        report = preflight(req["InputConfig"]["VpcConfig"], role_arn=req["RoleArn"], s3_urls=urls,
-                           instances_at_once=instances, region=settings.region)
+        labels = {u: what for u, what in ((source.payload_url, "sample payload"),
+                                          (source.model_data_url, "model data")) if u}
+        report = preflight(req["InputConfig"]["VpcConfig"], role_arn=req["RoleArn"], s3_urls=list(labels),
+                           instances_at_once=instances, labels=labels)
         out = report.to_dict()
         out["ok"] = report.ok
         out["failure_reason"] = report.failure_reason(max_len=1024)

@@ -92,6 +92,8 @@ def render_vpc(report: dict[str, Any]) -> None:
             detail += f" — fix: {f['remedy']}"
         t.add_row(str(f.get("id")), str(f.get("status")), ", ".join(map(str, res)), detail)
     console.print(t)
+    for note in report.get("notes") or []:
+        console.print(f"[dim]{note}[/]")
 
 
 @app.command("steps")

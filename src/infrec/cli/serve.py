@@ -60,6 +60,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
         try:
+            resumed = services.start_jobs(resume=True).resumed
+            if resumed:
+                typer.echo(f"resuming {len(resumed)} job(s) left by a previous run: {', '.join(resumed)}", err=True)
             typer.echo(f"infrec API on http://{host}:{port} (state: {settings.home})", err=True)
             uvicorn.run(create_app(services, keys), host=host, port=port, log_level=log_level,
                         timeout_graceful_shutdown=5)

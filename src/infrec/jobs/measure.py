@@ -130,17 +130,28 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
 Outcome = tuple[float, float, dict[str, float], float, float, float]
 
 
+def knee_limit_ms(unloaded_p50_ms: float) -> float:
+    """Without a latency goal, "sustained" still means the queue stays bounded: an open loop just
+    above capacity serves ~97 % of the offered rate for a few seconds while its queue, and so its
+    latency, grows without end. Latency above 4× the unloaded latency (and above it by more than
+    60 ms, one CPU-quota throttling period and then some) marks that overload."""
+    return max(4.0 * unloaded_p50_ms, unloaded_p50_ms + 60.0)
+
+
 def _rate_search(urls: list[str], payloads: list[Any], content_type: str, itype: InstanceType, scale: float,
                  count: int, percentile: str, threshold: float | None, cancel: threading.Event, deadline: float,
                  trial_seconds: float, on_progress: Callable[[dict[str, Any]], None], sampler: _UsageSampler,
                  details: dict[str, Any]) -> Outcome | None:
-    # One short probe tells the single-request latency, from which the first rate is guessed.
-    probe = run_load(urls, payloads, OpenLoop(rate=2.0, duration_s=1.0), None, deadline_s=5.0,
+    # A short, light probe tells the unloaded latency, from which the first rate is guessed.
+    probe = run_load(urls, payloads, OpenLoop(rate=10.0, duration_s=1.0), None, deadline_s=10.0,
                      content_type=content_type, cancel=cancel)
-    single_ms = max(probe.total.p50_ms, 0.05) if probe.total.requests else 10.0
+    single_ms = max(probe.total.p50_ms, 0.05) if probe.total.successes else 10.0
     cpus = max(itype.vcpus * scale * count, 0.05)
+    limit = threshold if threshold is not None else knee_limit_ms(single_ms)
+    details["UnloadedP50Ms"] = round(single_ms, 3)
+    details["LatencyLimitMs"] = round(limit, 3)
     search = RateSearch(initial_rps=initial_rate_guess(single_ms, cpus), max_rps=200_000.0,
-                        latency_limit_ms=threshold, percentile=percentile)
+                        latency_limit_ms=limit, percentile=percentile)
     trials: list[dict[str, Any]] = []
     best: Outcome | None = None
     while (rate := search.next_rate()) is not None:

@@ -47,12 +47,13 @@ class Scheduler:
         self._current: str | None = None
         self._idle = threading.Event()
         self._idle.set()
+        self.resumed: list[str] = []
 
     def start(self, resume: bool = True) -> None:
         if self._thread is not None:
             return
         if resume:
-            self.resume_orphans()
+            self.resumed = self.resume_orphans()
         self._thread = threading.Thread(target=self._loop, name="infrec-jobs", daemon=True)
         self._thread.start()
 
