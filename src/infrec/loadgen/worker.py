@@ -7,8 +7,8 @@ the same second in every worker.
 
 Closed loop: each user sends, waits for the answer (and the think time), sends again; latency
 is measured from the actual send. Open loop: requests are due at intended instants (uniform or
-Poisson); latency is measured from the intended instant, so a server stall that delays later
-sends shows up in their latency (coordinated omission corrected, as wrk2 does).
+Poisson); latency is measured from the intended instant (less the timer slop, SEND_SLOP_S), so a
+server stall that delays later sends shows up in their latency (coordinated omission corrected, as wrk2 does).
 """
 
 from __future__ import annotations
@@ -28,6 +28,11 @@ from infrec.loadgen import histogram
 from infrec.loadgen.connection import Connection
 
 TICK_S = 0.02
+# The open-loop scheduler wakes on event-loop timers with about 1 ms resolution. A request sent
+# within SEND_SLOP_S of its intended instant was on time as far as the server could tell, so its
+# latency counts from the actual send; any later send (no free connection, a busy generator, a
+# stalled server holding every connection) counts from the intended instant, as wrk2 does.
+SEND_SLOP_S = 0.002
 STOP_DRAIN_S = 0.5
 
 
@@ -196,7 +201,7 @@ class Worker:
         cb = conn.callback
         ok = status < 400
         if ok:
-            start = conn.sent if self.closed_loop else conn.intended
+            start = conn.sent if self.closed_loop or conn.sent - conn.intended <= SEND_SLOP_S else conn.intended
             self._count(end, True, None, conn.nbytes, int((end - start) * 1e6))
         else:
             self._count(end, False, "http_4xx" if status < 500 else "http_5xx", conn.nbytes, 0)
