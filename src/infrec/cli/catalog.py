@@ -29,9 +29,9 @@ def list_types(
         raise typer.Exit(2) from None
     types = [t for t in cat if not family or t.name.startswith(family)]
     table = Table(title=f"Instance catalog ({cat.origin}, {len(types)} types)")
-    for col, just in (("Name", "left"), ("vCPUs", "right"), ("Memory GiB", "right"),
-                      ("Accelerators", "left"), ("USD/hour", "right"), ("Price date", "left")):
-        table.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+    for col, just in (("Name", "left"), ("vCPUs", "right"), ("GiB", "right"),
+                      ("Accelerators", "left"), ("USD/h", "right"), ("Price date", "left")):
+        table.add_column(col, justify=just, no_wrap=col != "Accelerators")  # type: ignore[arg-type]
     for t in types:
         table.add_row(t.name, f"{t.vcpus:g}", f"{t.memory_gib:g}",
                       t.accelerators.describe() if t.accelerators else "-",
