@@ -20,9 +20,10 @@ def create(
     directory: Path = typer.Argument(..., help="Folder to write model.tar.gz and payload.tar.gz into "
                                                "(created if missing; earlier files are replaced)."),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON instead of a table."),
-    # --register: the lead adds it here (registry client); it should call register_model(...) with
-    # example.image, example.model_data_url, example.payload_url, list(example.content_types),
-    # Framework=example.framework, FrameworkVersion=example.framework_version.
+    register: bool = typer.Option(False, "--register", help="Also register it as a model package version."),
+    group: str = typer.Option("infrec-example", help="Model package group for --register."),
+    endpoint_url: str | None = typer.Option(None, "--endpoint-url", envvar="INFREC_ENDPOINT_URL",
+                                            help="Register through a running `infrec serve`."),
 ) -> None:
     """Train the example model and write its model and sample-payload archives to DIRECTORY."""
     from infrec.examples import create_example
@@ -43,8 +44,21 @@ def create(
             "FeatureCount": example.feature_count,
             "PayloadFiles": list(example.payload_files),
         }, indent=2))
-        return
-    _show(example)
+    else:
+        _show(example)
+    if register:
+        from infrec.cli.backend import BackendError, fail, open_backend
+        from infrec.cli.recommend import register_model
+
+        backend = open_backend(endpoint_url)
+        try:
+            arn = register_model(backend, group, example.image, example.model_data_url, example.payload_url,
+                                 list(example.content_types), {})
+        except BackendError as exc:
+            raise fail(exc) from exc
+        finally:
+            backend.close()
+        typer.echo(f"registered {arn}")
 
 
 def _show(example: ExampleModel) -> None:
