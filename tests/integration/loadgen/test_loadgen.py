@@ -199,6 +199,9 @@ def test_payloads_from_a_folder(tmp_path: Path) -> None:
     (tmp_path / ".hidden").write_bytes(b"x")
     got = load_payloads(tmp_path, "application/json")
     assert [p.body for p in got] == [b"1", b"2"] and got[0].content_type == "application/json"
+    (tmp_path / "c.csv").write_bytes(b"3,4")
+    typed = load_payloads(tmp_path, "application/json", ["application/json", "text/csv"])
+    assert [p.content_type for p in typed] == ["application/json", "application/json", "text/csv"]
     with pytest.raises(ValueError, match="does not exist"):
         load_payloads(tmp_path / "missing")
     with pytest.raises(ValueError, match="http://"):
