@@ -32,7 +32,7 @@ def _check_artifact(field: str, uri: str) -> None:
         raise ValidationError(f"{field}: {exc}") from exc
 
 
-def _vpc_preflight(settings: Settings):  # type: ignore[no-untyped-def]
+def _vpc_preflight(settings: Settings) -> Callable[[dict[str, Any], Any, int], dict[str, Any]]:
     """Adapter from a job request to the VPC preflight, returning the report as data."""
 
     def run(req: dict[str, Any], source: Any, instances: int) -> dict[str, Any]:
@@ -108,7 +108,7 @@ class Services:
         for owner in self._owners:
             fn = getattr(owner, name, None)
             if callable(fn):
-                return fn  # type: ignore[no-any-return]
+                return fn  # type: ignore[no-any-return,unused-ignore]
         return None
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from infrec.core.catalog import InstanceType
 from infrec.core.ratesearch import RateSearch, TrialOutcome, initial_rate_guess
 from infrec.core.recommend import StepMetrics
+from infrec.core.stats import WindowStats
 from infrec.core.traffic import OpenLoop, StoppingConditions, from_sagemaker
 from infrec.executors.base import EndpointSpec, EndpointStartError
 from infrec.jobs.model_source import ModelSource
@@ -158,10 +159,11 @@ def _rate_search(urls: list[str], payloads: list[Any], content_type: str, itype:
         if cancel.is_set() or time.time() + trial_seconds > deadline:
             break
         start = time.monotonic()
+        def report(w: WindowStats, r: float = rate) -> None:
+            on_progress({"TargetRate": r, "Rate": w.throughput, "P95Ms": w.p95_ms, "Errors": w.errors})
+
         res = run_load(urls, payloads, OpenLoop(rate=rate, duration_s=trial_seconds), None,
-                       deadline_s=trial_seconds + 10, content_type=content_type, cancel=cancel,
-                       on_window=lambda w, r=rate: on_progress(
-                           {"TargetRate": r, "Rate": w.throughput, "P95Ms": w.p95_ms, "Errors": w.errors}))
+                       deadline_s=trial_seconds + 10, content_type=content_type, cancel=cancel, on_window=report)
         end = time.monotonic()
         # The first second warms connections and caches; judge the steady part.
         steady = res.windows[1:] if len(res.windows) > 2 else res.windows

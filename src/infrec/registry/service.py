@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -390,7 +391,5 @@ class RegistryService:
         return {}
 
 
-def _dt(epoch: float):  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)

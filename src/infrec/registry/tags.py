@@ -22,7 +22,7 @@ class TagService:
     def _with_row(self, arn: str, change: Any) -> list[dict[str, str]]:
         with self.store.session() as s:
             for table in _TABLES:
-                row = s.scalar(select(table).where(func.lower(table.arn) == arn.lower()))
+                row: Any = s.scalar(select(table).where(func.lower(table.arn) == arn.lower()))
                 if row is not None:
                     doc = dict(row.doc)
                     tags = {t["Key"]: t["Value"] for t in doc.get("Tags") or []}
