@@ -188,6 +188,13 @@ def main() -> None:
     nginx_bin = ensure_debian_package("nginx", "nginx-light")
     wrk_bin = ensure_debian_package("wrk", "wrk")
     tmp = Path(tempfile.mkdtemp(prefix="infrec-bench-loadgen-"))
+    try:
+        bench(nginx_bin, wrk_bin, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench(nginx_bin: str, wrk_bin: str, tmp: Path) -> None:
     (tmp / "locustfile.py").write_text(LOCUSTFILE.format(body=BODY.decode()))
     (tmp / "post.lua").write_text(WRK_LUA.format(body=BODY.decode()))
     port = free_port()
@@ -246,7 +253,6 @@ def main() -> None:
         errs[name] = error_pct(r["p99"], truth["p99"])
         print(f"  {name:<15}{r['rps']:>9.0f}{r['p50']:>10.2f}{r['p90']:>10.2f}{r['p99']:>10.2f}{r['p999']:>10.2f}"
               f"{errs[name]:>10.1f}%")
-    shutil.rmtree(tmp, ignore_errors=True)
     print(f"loadgen: infrec/wrk={med['infrec'] / med['wrk']:.3f} infrec/locust={med['infrec'] / med['locust']:.2f} "
           f"p99_error_open={errs['infrec open']:.1f} p99_error_closed={errs['infrec closed']:.1f} "
           f"p99_error_wrk={errs['wrk']:.1f}")
