@@ -96,6 +96,8 @@ def run_load(targets: list[str], payloads: list[Payload], shape: Phases | Stairs
         raise ValueError("targets must name at least one http:// base URL")
     if not payloads:
         raise ValueError("payloads must hold at least one request body")
+    if not isinstance(shape, Phases | Stairs | OpenLoop):
+        raise ValueError(f"shape must be Phases, Stairs or OpenLoop, got {type(shape).__name__}")
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     if not deadline_s > 0:
