@@ -18,6 +18,7 @@ from typing import Any
 
 from infrec.core import recommend
 from infrec.core.catalog import Catalog, InstanceType
+from infrec.core.plan import BenchmarkPlan, parallel_batches
 from infrec.jobs import states
 from infrec.jobs.measure import StepMeasurement, measure_step
 from infrec.jobs.model_source import ModelSource, resolve
@@ -168,13 +169,11 @@ class JobRunner:
         for s in todo:
             if s.status == states.IN_PROGRESS:  # the previous run died inside it: run it again, whole
                 self.repo.update_step(name, s.step_index, status=states.PENDING, Progress=None)
-        queue = list(todo)
-        while queue:
-            if cancel.is_set():
+        by_index = {s.step_index: s for s in todo}
+        for batch in self._waves(todo, max_parallel):
+            if cancel.is_set() or time.time() >= deadline:
                 break
-            if time.time() >= deadline:
-                break
-            wave = self._next_wave(queue, max_parallel)
+            wave = [by_index[p.index] for p in batch]
             threads = [threading.Thread(target=self._run_step_safe,
                                         args=(name, s.step_index, s.doc, source, model_dir, payload_dir,
                                               cancel, deadline), daemon=True) for s in wave]
@@ -182,7 +181,6 @@ class JobRunner:
                 t.start()
             for t in threads:
                 t.join()
-            queue = [s for s in queue if s not in wave]
 
         # 4. The outcome.
         if name in self._interrupted:
@@ -241,16 +239,15 @@ class JobRunner:
         except ValueError:
             return float("inf")
 
-    def _next_wave(self, queue: list[Any], max_parallel: int) -> list[Any]:
+    def _waves(self, steps: list[Any], max_parallel: int) -> list[list[BenchmarkPlan]]:
+        """Steps that may run side by side: at most MaxParallelOfTests, and only while their vCPUs
+        (at the emulation scale each will get) fit the executor's budget together."""
         cpus, _ = self.executor.capacity()
-        wave: list[Any] = []
-        used = 0.0
-        for s in queue:
-            need = self._cost(s.doc)
-            if not wave or (len(wave) < max_parallel and used + need <= cpus + 1e-9):
-                wave.append(s)
-                used += need
-        return wave
+        plans = [BenchmarkPlan(index=s.step_index, instance_type=s.doc["EndpointConfiguration"]["InstanceType"],
+                               instance_count=int(s.doc["EndpointConfiguration"].get("InitialInstanceCount") or 1))
+                 for s in steps]
+        cost = {s.step_index: self._cost(s.doc) for s in steps}
+        return parallel_batches(plans, max_parallel, lambda wave: sum(cost[p.index] for p in wave) <= cpus + 1e-9)
 
     # ------------------------------------------------------------------ step
     def _run_step_safe(self, name: str, index: int, doc: dict[str, Any], source: ModelSource,
