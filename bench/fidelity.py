@@ -1,6 +1,10 @@
 """How true are infrec's numbers? Default jobs on `infrec/synthetic`, whose capacity is known
 (vCPUs × 1000 / service_ms requests/s once workers ≥ vCPUs), across native and emulated instance
-types; prints measured MaxInvocations/60 against that truth, and ModelLatency against the service time.
+types; prints measured MaxInvocations/60 against that truth, and the measured per-request latency
+(one request at a time) against the true one: service_ms, stretched to service_ms / vCPUs when an
+instance has less than one CPU. ModelLatency at MaxInvocations is printed too; it includes the
+queueing that saturation brings, as SageMaker's definition ("latency at maximum invocations") does,
+so it is not compared with the service time.
 
 A benchmark, not a test: it prints figures; its last line is
 `fidelity: worst_throughput_error=<percent> worst_latency_error=<percent>`.
@@ -67,7 +71,7 @@ def main() -> int:
     vcpus = {e["name"]: float(e["vcpus"]) for e in entries}
     table = Table(title="fidelity: infrec/synthetic, known capacity = vCPUs × 1000 / service_ms")
     for col in ("service ms", "instance", "vCPUs", "scale", "true rps", "measured rps", "error %",
-                "P95 latency ms", "latency error %"):
+                "true ms", "unloaded p50 ms", "error %", "ModelLatency ms (P95 at max)"):
         table.add_column(col, justify="right")
     worst_tp, worst_lat = 0.0, 0.0
     try:
@@ -95,19 +99,27 @@ def main() -> int:
                 truth = vcpus[itype] * 1000.0 / ms
                 m = step.get("Metrics")
                 if not m:
-                    table.add_row(str(ms), itype, f"{vcpus[itype]:g}", "-", f"{truth:.1f}", "FAILED", "-", "-",
-                                  (step.get("FailureReason") or "")[:40])
+                    table.add_row(str(ms), itype, f"{vcpus[itype]:g}", "-", f"{truth:.1f}", "FAILED", "-", "-", "-",
+                                  "-", (step.get("FailureReason") or "")[:40])
                     worst_tp = max(worst_tp, 100.0)
                     continue
                 exact = (step.get("Details") or {}).get("MaxInvocationsExact", m["MaxInvocations"])
                 measured = exact / 60.0
                 tp_err = (measured - truth) / truth * 100
-                lat = (step.get("Details") or {}).get("ModelLatencyPercentilesMs", {}).get("P95", m["ModelLatency"])
-                lat_err = (lat - ms) / ms * 100
+                details = step.get("Details") or {}
+                # One request's wall time: service_ms of CPU, stretched when an instance (or its one
+                # worker) gets less than a whole CPU.
+                # Under a CFS quota (period 100 ms), a request that fits the quota runs unthrottled;
+                # a longer one waits out the rest of each period.
+                per_cpu = vcpus[itype] * step["EmulationScale"]
+                true_ms = ms if per_cpu >= 1.0 or ms < 0.9 * per_cpu * 100.0 else ms / per_cpu
+                unloaded = float(details.get("UnloadedP50Ms", float("nan")))
+                lat_err = (unloaded - true_ms) / true_ms * 100
                 worst_tp = max(worst_tp, abs(tp_err))
                 worst_lat = max(worst_lat, abs(lat_err))
                 table.add_row(str(ms), itype, f"{vcpus[itype]:g}", f"{step['EmulationScale']:g}", f"{truth:.1f}",
-                              f"{measured:.1f}", f"{tp_err:+.1f}", f"{lat:.1f}", f"{lat_err:+.1f}")
+                              f"{measured:.1f}", f"{tp_err:+.1f}", f"{true_ms:.1f}", f"{unloaded:.1f}",
+                              f"{lat_err:+.1f}", str(m.get("ModelLatency")))
     finally:
         services.close()
     console.print(table)

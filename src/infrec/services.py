@@ -12,7 +12,6 @@ from infrec.config import Settings
 from infrec.core.arn import ArnBuilder
 from infrec.core.catalog import Catalog
 from infrec.core.errors import ValidationError
-from infrec.jobs import states
 from infrec.jobs.runner import JobRunner, RunnerOptions
 from infrec.jobs.scheduler import Scheduler, owner_alive
 from infrec.jobs.service import JobService
@@ -98,7 +97,7 @@ class Services:
         # No runner here: if no live process owns the job either, nothing runs it; end it now.
         row = self.jobs.repo.get(name)
         if not owner_alive(row.owner):
-            self.jobs.repo.set_status(name, states.STOPPED)
+            self.jobs.repo.finish_stop(name)
 
     def add(self, service: object) -> None:
         self._owners.append(service)

@@ -7,6 +7,7 @@ tampered body or a replay outside the allowed clock skew is refused.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from dataclasses import dataclass
@@ -86,6 +87,11 @@ def verify(keys: KeyStore, method: str, url: str, headers: dict[str, str], body:
         raise AuthError("IncompleteSignature", "X-Amz-Date is missing or malformed") from exc
     if abs((now or datetime.now(UTC)) - stamp) > MAX_SKEW:
         raise AuthError("InvalidSignatureException", "Signature expired: request time is too far from server time")
+    # The signature covers X-Amz-Content-SHA256 when sent, not the body itself: hold the header to
+    # the body, or a captured request could be replayed with another body.
+    declared = lower.get("x-amz-content-sha256")
+    if declared is not None and declared != hashlib.sha256(body).hexdigest():
+        raise AuthError("InvalidSignatureException", "X-Amz-Content-SHA256 does not match the request body")
     signed = parts["SignedHeaders"].split(";")
     request = AWSRequest(method=method, url=url, data=body,
                          headers={h: lower.get(h, "") for h in signed})

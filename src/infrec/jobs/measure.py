@@ -19,12 +19,14 @@ from infrec.core.catalog import InstanceType
 from infrec.core.ratesearch import RateSearch, TrialOutcome, initial_rate_guess
 from infrec.core.recommend import StepMetrics
 from infrec.core.stats import WindowStats
-from infrec.core.traffic import OpenLoop, StoppingConditions, from_sagemaker
+from infrec.core.traffic import OpenLoop, Phase, Phases, StoppingConditions, from_sagemaker
 from infrec.executors.base import EndpointSpec, EndpointStartError
 from infrec.jobs.model_source import ModelSource
 from infrec.loadgen import load_payloads, run_load
 
 PERCENTILES = ("P50", "P90", "P95", "P99")
+MIN_TRIAL_REQUESTS = 40
+MAX_TRIAL_SECONDS = 30.0
 
 
 @dataclass
@@ -86,7 +88,7 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
                  on_progress: Callable[[dict[str, Any]], None]) -> StepMeasurement:
     spec = EndpointSpec(name=f"{job_name}-{index + 1}", image=source.image, model_dir=model_dir,
                         environment=environment, instance_type=instance_type, instance_count=count, scale=scale,
-                        setup_deadline_s=setup_deadline_s)
+                        setup_deadline_s=max(5.0, min(setup_deadline_s, deadline - time.time())))
     try:
         handle = executor.start(spec)
     except EndpointStartError as exc:
@@ -143,9 +145,9 @@ def _rate_search(urls: list[str], payloads: list[Any], content_type: str, itype:
                  count: int, percentile: str, threshold: float | None, cancel: threading.Event, deadline: float,
                  trial_seconds: float, on_progress: Callable[[dict[str, Any]], None], sampler: _UsageSampler,
                  details: dict[str, Any]) -> Outcome | None:
-    # A short, light probe tells the unloaded latency, from which the first rate is guessed.
-    probe = run_load(urls, payloads, OpenLoop(rate=10.0, duration_s=1.0), None, deadline_s=10.0,
-                     content_type=content_type, cancel=cancel)
+    # One user, one request at a time: the unloaded latency, from which the first rate is guessed.
+    probe = run_load(urls, payloads, Phases(phases=(Phase(initial_users=1, spawn_rate=0.0, duration_s=1.5),)),
+                     None, deadline_s=15.0, content_type=content_type, cancel=cancel)
     single_ms = max(probe.total.p50_ms, 0.05) if probe.total.successes else 10.0
     cpus = max(itype.vcpus * scale * count, 0.05)
     limit = threshold if threshold is not None else knee_limit_ms(single_ms)
@@ -156,19 +158,22 @@ def _rate_search(urls: list[str], payloads: list[Any], content_type: str, itype:
     trials: list[dict[str, Any]] = []
     best: Outcome | None = None
     while (rate := search.next_rate()) is not None:
-        if cancel.is_set() or time.time() + trial_seconds > deadline:
+        # A trial must hold enough requests to judge a rate: at 2 req/s, four seconds are eight
+        # requests and one late answer reads as a 12 % shortfall.
+        seconds = min(max(trial_seconds, MIN_TRIAL_REQUESTS / rate), MAX_TRIAL_SECONDS)
+        if cancel.is_set() or time.time() + seconds > deadline:
             break
         start = time.monotonic()
         def report(w: WindowStats, r: float = rate) -> None:
             on_progress({"TargetRate": r, "Rate": w.throughput, "P95Ms": w.p95_ms, "Errors": w.errors})
 
-        res = run_load(urls, payloads, OpenLoop(rate=rate, duration_s=trial_seconds), None,
-                       deadline_s=trial_seconds + 10, content_type=content_type, cancel=cancel, on_window=report)
+        res = run_load(urls, payloads, OpenLoop(rate=rate, duration_s=seconds), None,
+                       deadline_s=seconds + 10, content_type=content_type, cancel=cancel, on_window=report)
         end = time.monotonic()
         # The first second warms connections and caches; judge the steady part.
         steady = res.windows[1:] if len(res.windows) > 2 else res.windows
         reqs = sum(w.requests for w in steady)
-        secs = sum(w.duration_s for w in steady) or trial_seconds
+        secs = sum(w.duration_s for w in steady) or seconds
         errors = sum(w.errors for w in steady)
         achieved = (reqs - errors) / secs if secs else 0.0
         err_rate = errors / reqs if reqs else 1.0
@@ -183,6 +188,9 @@ def _rate_search(urls: list[str], payloads: list[Any], content_type: str, itype:
             pcts = {p: _latency(res.total, p) for p in PERCENTILES}
             best = (achieved, lat, pcts, err_rate, cpu, mem)
     details["Trials"] = trials
+    # "converged" / "max_rps" / "max_trials" / "min_rps" from the search, or why it was cut short.
+    details["SearchEndedBy"] = "stopped" if cancel.is_set() else (
+        search.reason or ("JobDurationInSeconds" if time.time() + trial_seconds > deadline else "unknown"))
     return best
 
 

@@ -59,6 +59,9 @@ def resolve(registry: RegistryService, input_config: dict[str, Any], spec_name: 
         if containers and containers[0].get("ModelPackageName"):
             package = registry.get_model_package(containers[0]["ModelPackageName"])
             pkg_containers, spec = _containers_of_package(package, spec_name)
+            if not pkg_containers:
+                raise ValidationError(f"model {model_name!r} names model package "
+                                      f"{containers[0]['ModelPackageName']!r}, which has no container")
             env = dict(containers[0].get("Environment") or {})
             containers = [dict(pkg_containers[0], Environment={**(pkg_containers[0].get("Environment") or {}), **env})]
     if not containers:

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from infrec.core.errors import NotFoundError
 from infrec.jobs import states
@@ -63,22 +63,30 @@ class JobRepo:
 
     def set_status(self, name: str, new: str, *, failure_reason: str | None = None,
                    only_from: frozenset[str] | None = None) -> bool:
-        """Move the job to `new` if the state machine allows it; False when it did not move."""
+        """Move the job to `new` if the state machine allows it from its current state; False when it
+        did not move. One conditional UPDATE, so two writers (the API stopping the job, the runner
+        finishing it) can never both succeed, on SQLite as on PostgreSQL."""
+        allowed = states.sources(new) & (only_from if only_from is not None else states.sources(new))
+        now = now_dt()
+        values: dict[str, Any] = {"status": new, "modified_at": now}
+        if failure_reason is not None:
+            values["failure_reason"] = failure_reason[:1024]
+        if new in states.TERMINAL:
+            values["completed_at"] = now
         with self.store.session() as s:
-            row = s.scalar(select(JobRow).where(JobRow.name == name).with_for_update())
-            if row is None:
+            result = s.execute(update(JobRow).where(JobRow.name == name, JobRow.status.in_(allowed))
+                               .values(**values))
+            moved = bool(getattr(result, "rowcount", 0))
+            if not moved and s.scalar(select(JobRow.id).where(JobRow.name == name)) is None:
                 raise NotFoundError(f"Inference recommendations job {name!r} does not exist")
-            if only_from is not None and row.status not in only_from:
-                return False
-            if not states.can_move(row.status, new):
-                return False
-            row.status = new
-            row.modified_at = now_dt()
-            if failure_reason is not None:
-                row.failure_reason = failure_reason[:1024]
-            if new in states.TERMINAL:
-                row.completed_at = row.modified_at
-            return True
+            return moved
+
+    def finish_stop(self, name: str) -> None:
+        """A STOPPING job that nothing runs any more: its unfinished steps and the job end STOPPED."""
+        for step in self.steps(name):
+            if step.status in (states.PENDING, states.IN_PROGRESS):
+                self.update_step(name, step.step_index, status=states.STOPPED, Progress=None)
+        self.set_status(name, states.STOPPED)
 
     def set_owner(self, name: str, owner: str | None) -> None:
         with self.store.session() as s:

@@ -127,12 +127,13 @@ class JobRunner:
     def _run(self, name: str, cancel: threading.Event) -> None:
         row = self.repo.get(name)
         if row.status == states.STOPPING:
-            self._stop_steps(name)
-            self.repo.set_status(name, states.STOPPED)
+            self.repo.finish_stop(name)
             return
         if row.status in states.TERMINAL:
             return
         if row.status == states.PENDING and not self.repo.set_status(name, states.IN_PROGRESS):
+            # A stop landed between the read and the move: finish the stop.
+            self._conclude(name, states.STOPPED)
             return
         req = row.request
         input_config = req["InputConfig"]
@@ -150,10 +151,10 @@ class JobRunner:
             report = self.preflight(req, source, instances)
             self.repo.update_result(name, VpcPreflight=report)
             if not report.get("ok", False):
-                self.repo.set_status(name, states.FAILED, failure_reason=str(report.get("failure_reason")))
                 for s in steps:
                     self.repo.update_step(name, s.step_index, status=states.FAILED,
                                           FailureReason="VPC preflight failed; no endpoint was started")
+                self._conclude(name, states.FAILED, str(report.get("failure_reason")))
                 return
 
         # 2. Artifacts, once per job.
@@ -190,8 +191,7 @@ class JobRunner:
             return
         row = self.repo.get(name)
         if row.status == states.STOPPING or cancel.is_set():
-            self._stop_steps(name)
-            self.repo.set_status(name, states.STOPPED)
+            self._conclude(name, states.STOPPED)
             return
         timed_out = time.time() >= deadline
         if timed_out:
@@ -204,12 +204,18 @@ class JobRunner:
         if not done:
             reasons = "; ".join(f"step {s.step_index + 1} ({s.doc['EndpointConfiguration']['InstanceType']}): "
                                 f"{s.doc.get('FailureReason', 'failed')}" for s in self.repo.steps(name))
-            self.repo.set_status(name, states.FAILED, failure_reason=f"no benchmark succeeded: {reasons}")
-        elif timed_out and len(done) < len(self.repo.steps(name)):
-            self.repo.set_status(name, states.COMPLETED)
-            self.repo.update_result(name, Note="JobDurationInSeconds reached: some steps did not run")
+            self._conclude(name, states.FAILED, f"no benchmark succeeded: {reasons}")
         else:
-            self.repo.set_status(name, states.COMPLETED)
+            if timed_out and len(done) < len(self.repo.steps(name)):
+                self.repo.update_result(name, Note="JobDurationInSeconds reached: some steps did not run")
+            self._conclude(name, states.COMPLETED)
+
+    def _conclude(self, name: str, new: str, reason: str | None = None) -> None:
+        """End the job as `new`, unless a stop got there first: then it ends STOPPED."""
+        if new != states.STOPPED and self.repo.set_status(name, new, failure_reason=reason):
+            return
+        if self.repo.get(name).status == states.STOPPING:
+            self.repo.finish_stop(name)
 
     def _stop_steps(self, name: str) -> None:
         for s in self.repo.steps(name):

@@ -52,6 +52,8 @@ class Scheduler:
     def start(self, resume: bool = True) -> None:
         if self._thread is not None:
             return
+        # Endpoints of a dead control process are reaped even when its jobs ended meanwhile.
+        self._reap()
         if resume:
             self.resumed = self.resume_orphans()
         self._thread = threading.Thread(target=self._loop, name="infrec-jobs", daemon=True)
@@ -62,12 +64,6 @@ class Scheduler:
         orphans = [r for r in self.repo.active() if r.owner != self.owner and not owner_alive(r.owner)]
         if not orphans:
             return []
-        try:
-            reaped = self.runner.executor.reap_orphans()
-            if reaped:
-                log.warning("reaped %d process(es) left by a previous run", reaped)
-        except Exception:
-            log.exception("reaping orphaned endpoints failed")
         names = []
         for r in sorted(orphans, key=lambda r: r.created_at):
             self.repo.set_owner(r.name, self.owner)
@@ -75,13 +71,29 @@ class Scheduler:
             names.append(r.name)
         return names
 
+    def _reap(self) -> None:
+        try:
+            reaped = self.runner.executor.reap_orphans()
+            if reaped:
+                log.warning("reaped %d process(es) left by a previous run", reaped)
+        except Exception:
+            log.exception("reaping orphaned endpoints failed")
+
     def submit(self, name: str) -> None:
         self.repo.set_owner(name, self.owner)
         self._idle.clear()
         self._queue.put(name)
 
     def cancel(self, name: str) -> None:
-        self.runner.cancel(name)
+        """Stop a job: the running one through its cancel event; a queued one, or one whose owner
+        died, at once (the runner skips jobs that are already STOPPED)."""
+        if name == self._current:
+            self.runner.cancel(name)
+            return
+        row = self.repo.get(name)
+        if row.owner == self.owner or not owner_alive(row.owner):
+            self._reap()
+            self.repo.finish_stop(name)
 
     def _loop(self) -> None:
         while True:

@@ -15,5 +15,10 @@ _ALLOWED: dict[str, frozenset[str]] = {
 }
 
 
+def sources(new: str) -> frozenset[str]:
+    """The states from which a job may move to `new`."""
+    return frozenset(s for s, targets in _ALLOWED.items() if new in targets)
+
+
 def can_move(current: str, new: str) -> bool:
     return new in _ALLOWED.get(current, frozenset())

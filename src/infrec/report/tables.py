@@ -22,19 +22,19 @@ def recommendations_table(recs: list[dict[str, Any]], steps: list[dict[str, Any]
     for col, just in (("#", "right"), ("instance", "left"), ("count", "right"), ("environment", "left"),
                       ("max inv/min", "right"), ("latency ms", "right"), ("cpu %", "right"), ("mem %", "right"),
                       ("$/hour", "right"), ("$/1M inferences", "right"), ("setup s", "right"),
-                      ("best for", "left"), ("measured at", "left")):
+                      ("best for", "left"), ("emulated", "left")):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for i, r in enumerate(recs, 1):
         m = r.get("Metrics") or {}
         ec = r["EndpointConfiguration"]
         scale = scale_by_endpoint.get(ec.get("EndpointName"), 1.0)
-        best = ", ".join(r.get("BestFor", [])) if r.get("BestFor") else ""
+        best = "+".join(r.get("BestFor", [])) if r.get("BestFor") else ""
         t.add_row(str(i), ec.get("InstanceType", "?"), str(ec.get("InitialInstanceCount", 1)),
                   _env(r.get("ModelConfiguration") or {}), f"{m.get('MaxInvocations', 0):,}",
                   str(m.get("ModelLatency", "-")), f"{m.get('CpuUtilization', 0):.0f}",
                   f"{m.get('MemoryUtilization', 0):.0f}", f"{m.get('CostPerHour', 0):.3f}",
                   f"{m.get('CostPerInference', 0) * 1e6:.3f}", str(m.get("ModelSetupTime", "-")), best,
-                  "native" if scale >= 1 else f"{scale:g}× (emulated)")
+                  "no" if scale >= 1 else f"at {scale:g}×")
     return t
 
 
