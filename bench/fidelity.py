@@ -64,7 +64,7 @@ def main() -> int:
     from infrec.config import Settings
     from infrec.services import Services
 
-    console = Console()
+    console = Console(width=160)
     payload = _payload(work)
     services = Services(Settings.from_env())
     services.start_jobs(resume=False)
