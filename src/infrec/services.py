@@ -67,7 +67,8 @@ class Services:
         self.extra_enums = {"ProductionVariantInstanceType": frozenset(self.catalog.names())}
         self._scheduler: Scheduler | None = None
         self.jobs = JobService(self.store, self.arns, self.registry, catalog=self.catalog,
-                               submit=self._submit, cancel=self._cancel)
+                               submit=self._submit, cancel=self._cancel,
+                               owner=lambda: self._scheduler.owner if self._scheduler else None)
         self._owners: list[object] = [self.registry, TagService(self.store), self.jobs]
 
     # ------------------------------------------------------------------ jobs

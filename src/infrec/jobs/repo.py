@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from infrec.core.errors import NotFoundError
 from infrec.jobs import states
@@ -33,7 +33,8 @@ class JobRepo:
 
     def get(self, name: str) -> JobRow:
         with self.store.session() as s:
-            row = s.scalar(select(JobRow).where(JobRow.name == name))
+            # Names are unique regardless of case (their ARNs are lower-cased), so lookups ignore it.
+            row = s.scalar(select(JobRow).where(func.lower(JobRow.name) == name.lower()))
             if row is None:
                 raise NotFoundError(f"Inference recommendations job {name!r} does not exist")
             s.expunge(row)
@@ -88,11 +89,12 @@ class JobRepo:
                 self.update_step(name, step.step_index, status=states.STOPPED, Progress=None)
         self.set_status(name, states.STOPPED)
 
-    def set_owner(self, name: str, owner: str | None) -> None:
+    def claim(self, name: str, expected: str | None, owner: str) -> bool:
+        """Take a job over from `expected` (its dead owner); False when someone else got there first."""
+        cond = JobRow.owner.is_(None) if expected is None else JobRow.owner == expected
         with self.store.session() as s:
-            row = s.scalar(select(JobRow).where(JobRow.name == name))
-            if row is not None:
-                row.owner = owner
+            result = s.execute(update(JobRow).where(JobRow.name == name, cond).values(owner=owner))
+            return bool(getattr(result, "rowcount", 0))
 
     def update_result(self, name: str, **fields: Any) -> None:
         with self.store.session() as s:

@@ -66,9 +66,9 @@ class Scheduler:
             return []
         names = []
         for r in sorted(orphans, key=lambda r: r.created_at):
-            self.repo.set_owner(r.name, self.owner)
-            self._queue.put(r.name)
-            names.append(r.name)
+            if self.repo.claim(r.name, r.owner, self.owner):  # two starting services never both run it
+                self._queue.put(r.name)
+                names.append(r.name)
         return names
 
     def _reap(self) -> None:
@@ -80,7 +80,6 @@ class Scheduler:
             log.exception("reaping orphaned endpoints failed")
 
     def submit(self, name: str) -> None:
-        self.repo.set_owner(name, self.owner)
         self._idle.clear()
         self._queue.put(name)
 

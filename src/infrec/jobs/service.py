@@ -35,7 +35,7 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
 class JobService:
     def __init__(self, store: Store, arns: ArnBuilder, registry: RegistryService,
                  catalog: Catalog, submit: Callable[[str], None],
-                 cancel: Callable[[str], None]) -> None:
+                 cancel: Callable[[str], None], owner: Callable[[], str | None] = lambda: None) -> None:
         self.store = store
         self.repo = JobRepo(store)
         self.arns = arns
@@ -43,6 +43,7 @@ class JobService:
         self.catalog = catalog
         self._submit = submit
         self._cancel = cancel
+        self._owner = owner
 
     # ---------------------------------------------------------------- create
     def create_inference_recommendations_job(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +64,8 @@ class JobService:
         now = now_dt()
         job = JobRow(name=name, arn=arn, job_type=job_type, status=states.PENDING,
                      model_name=source.model_name, model_package_arn=source.model_package_arn,
-                     created_at=now, modified_at=now, request=req, result={})
+                     created_at=now, modified_at=now, request=req, result={},
+                     owner=self._owner())  # owned from its first commit: no other process adopts it
         steps = []
         for plan in plans:
             env_params = [{"Key": k, "ValueType": "String", "Value": v} for k, v in sorted(plan.environment.items())]
@@ -93,6 +95,9 @@ class JobService:
     # -------------------------------------------------------------- describe
     def describe_inference_recommendations_job(self, req: dict[str, Any]) -> dict[str, Any]:
         row = self.repo.get(req["JobName"])
+        return self._describe(row)
+
+    def _describe(self, row: JobRow) -> dict[str, Any]:
         out = {
             "JobName": row.name,
             "JobDescription": row.request.get("JobDescription"),
@@ -115,11 +120,11 @@ class JobService:
         (emulation scale, enforcement, VPC report, live progress): for the CLI, report and web page."""
         row = self.repo.get(name)
         return {
-            "Job": self.describe_inference_recommendations_job({"JobName": name}),
+            "Job": self._describe(row),
             "Result": row.result or {},
             "Steps": [dict(s.doc, StepIndex=s.step_index, Status=s.status, EmulationScale=s.emulation_scale,
                            StartedAt=epoch(s.started_at), EndedAt=epoch(s.ended_at))
-                      for s in self.repo.steps(name)],
+                      for s in self.repo.steps(row.name)],
         }
 
     def list_inference_recommendations_jobs(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -166,8 +171,8 @@ class JobService:
 
     # ------------------------------------------------------------------ stop
     def stop_inference_recommendations_job(self, req: dict[str, Any]) -> dict[str, Any]:
-        name = req["JobName"]
-        row = self.repo.get(name)
+        row = self.repo.get(req["JobName"])
+        name = row.name
         if row.status in states.TERMINAL:
             raise ValidationError(f"job {name!r} is already {row.status}")
         self.repo.set_status(name, states.STOPPING)
@@ -176,8 +181,7 @@ class JobService:
 
     # ----------------------------------------------------------------- steps
     def list_inference_recommendations_job_steps(self, req: dict[str, Any]) -> dict[str, Any]:
-        name = req["JobName"]
-        self.repo.get(name)
+        name = self.repo.get(req["JobName"]).name
         steps = [s for s in self.repo.steps(name) if req.get("Status") in (None, s.status)]
         if req.get("StepType") not in (None, "BENCHMARK"):
             steps = []
@@ -194,8 +198,8 @@ class JobService:
 
     # --------------------------------------------------------------- scaling
     def get_scaling_configuration_recommendation(self, req: dict[str, Any]) -> dict[str, Any]:
-        name = req["InferenceRecommendationsJobName"]
-        row = self.repo.get(name)
+        row = self.repo.get(req["InferenceRecommendationsJobName"])
+        name = row.name
         if row.status != states.COMPLETED:
             raise ValidationError(f"job {name!r} is {row.status}; scaling advice needs a COMPLETED job")
         recs = (row.result or {}).get("InferenceRecommendations") or []

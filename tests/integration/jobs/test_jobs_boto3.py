@@ -57,6 +57,7 @@ def test_default_and_advanced_jobs(tmp_path: Path, payload_archive: Path) -> Non
                 m["CostPerHour"] / (m["MaxInvocations"] * 60), rel=1e-3)
         costs = [r["Metrics"]["CostPerInference"] for r in recs]
         assert costs == sorted(costs)
+        assert sm.describe_inference_recommendations_job(JobName="DEFAULT-JOB")["JobName"] == "default-job"
         steps = sm.list_inference_recommendations_job_steps(JobName="default-job")["Steps"]
         assert len(steps) == 2 and all(s["Status"] == "COMPLETED" for s in steps)
         assert all(s["InferenceBenchmark"]["Metrics"]["ModelSetupTime"] >= 0 for s in steps)
