@@ -7,6 +7,7 @@ on this host; a Ray executor will implement it across machines.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -102,7 +103,7 @@ class Executor(Protocol):
         """(vCPUs, GiB) this executor may hand out in total."""
         ...
 
-    def start(self, spec: EndpointSpec) -> EndpointHandle: ...
+    def start(self, spec: EndpointSpec, cancel: threading.Event | None = None) -> EndpointHandle: ...
 
     def stop(self, handle: EndpointHandle) -> None: ...
 

@@ -176,7 +176,9 @@ class LocalExecutor:
     def capacity(self) -> tuple[float, float]:
         return self.budget.capacity()
 
-    def start(self, spec: EndpointSpec) -> EndpointHandle:
+    def start(self, spec: EndpointSpec, cancel: threading.Event | None = None) -> EndpointHandle:
+        """Start the endpoint and wait until every instance is healthy. `cancel` (a job being
+        stopped) ends the wait within ~50 ms: what started is stopped and EndpointStartError raised."""
         if spec.instance_count < 1:
             raise EndpointStartError(f"InitialInstanceCount must be at least 1, got {spec.instance_count}")
         if not 0 < spec.scale <= 1:
@@ -195,7 +197,7 @@ class LocalExecutor:
         try:
             for i, picks in enumerate(allocs):
                 self._start_instance(run, i, [c for c, _ in picks], argv, docker)
-            self._wait_healthy(run, started + spec.setup_deadline_s)
+            self._wait_healthy(run, started + spec.setup_deadline_s, cancel)
         except BaseException as exc:
             reason = str(exc)
             self.stop(handle)
@@ -394,10 +396,12 @@ class LocalExecutor:
                                      "port": inst.port, "cgroups": inst.cgroups, "container": inst.container})
         self.ledger.write(handle.ledger_id, doc)
 
-    def _wait_healthy(self, run: _Running, deadline: float) -> None:
+    def _wait_healthy(self, run: _Running, deadline: float, cancel: threading.Event | None = None) -> None:
         handle = run.handle
         pending = set(range(len(handle.instances)))
         while pending:
+            if cancel is not None and cancel.is_set():
+                raise EndpointStartError(f"endpoint {handle.name}: start cancelled (the job is stopping)")
             for i in sorted(pending):
                 inst = handle.instances[i]
                 code = run.procs[i].poll()

@@ -90,7 +90,7 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
                         environment=environment, instance_type=instance_type, instance_count=count, scale=scale,
                         setup_deadline_s=max(5.0, min(setup_deadline_s, deadline - time.time())))
     try:
-        handle = executor.start(spec)
+        handle = executor.start(spec, cancel=cancel)
     except EndpointStartError as exc:
         return StepMeasurement(None, f"endpoint failed to start: {exc}")
     details: dict[str, Any] = {"EmulationScale": scale, "Enforcement": getattr(handle, "enforcement", None),

@@ -175,3 +175,37 @@ def test_sigkill_and_resume(tmp_path: Path, payload_archive: Path) -> None:
     finally:
         srv.stop()
     assert endpoint_processes(home) == []
+
+
+def test_stop_while_endpoint_starts(tmp_path: Path, payload_archive: Path) -> None:
+    """A model that takes 60 s to load: a stop during its setup ends the job within seconds."""
+    home = tmp_path / "home"
+    srv = InfrecServer(job_env(home))
+    try:
+        sm = srv.client()
+        sm.create_model_package_group(ModelPackageGroupName="slow")
+        arn = sm.create_model_package(
+            ModelPackageGroupName="slow",
+            InferenceSpecification={"Containers": [{"Image": "infrec/synthetic", "Environment": {
+                "INFREC_SYNTHETIC_SERVICE_MS": "1", "INFREC_SYNTHETIC_LOAD_S": "60"}}]},
+            SamplePayloadUrl=payload_archive.as_uri())["ModelPackageArn"]
+        sm.create_inference_recommendations_job(
+            JobName="slow-start", JobType="Default", RoleArn=ROLE,
+            InputConfig={"ModelPackageVersionArn": arn, "ContainerConfig": {"SupportedInstanceTypes": ["ml.c5.large"]}})
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not endpoint_processes(home):
+            time.sleep(0.2)
+        assert endpoint_processes(home), "the endpoint never started"
+        t0 = time.monotonic()
+        sm.stop_inference_recommendations_job(JobName="slow-start")
+        job = _wait(sm, "slow-start", {"STOPPED", "FAILED", "COMPLETED"}, 30)
+        assert job["Status"] == "STOPPED"
+        assert time.monotonic() - t0 < 15
+        steps = sm.list_inference_recommendations_job_steps(JobName="slow-start")["Steps"]
+        assert [s["Status"] for s in steps] == ["STOPPED"]
+        deadline = time.monotonic() + 10
+        while endpoint_processes(home) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert endpoint_processes(home) == []
+    finally:
+        srv.stop()
