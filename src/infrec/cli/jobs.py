@@ -37,8 +37,14 @@ def list_jobs(endpoint_url: str | None = ENDPOINT_OPTION,
         req["StatusEquals"] = status.upper()
     if name_contains:
         req["NameContains"] = name_contains
+    jobs: list[dict[str, Any]] = []
     try:
-        jobs = backend.call("ListInferenceRecommendationsJobs", req)["InferenceRecommendationsJobs"]
+        for _ in range(1000):  # pages of 100; bounded
+            page = backend.call("ListInferenceRecommendationsJobs", req)
+            jobs.extend(page["InferenceRecommendationsJobs"])
+            if not page.get("NextToken"):
+                break
+            req["NextToken"] = page["NextToken"]
     except BackendError as exc:
         raise fail(exc) from exc
     finally:

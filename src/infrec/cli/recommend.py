@@ -52,8 +52,15 @@ def register_model(backend: Backend, group: str, image: str, model_url: str, pay
     except BackendError as exc:
         if exc.code != "ConflictException":
             raise
-    versions = backend.call("ListModelPackages", {"ModelPackageGroupName": group, "MaxResults": 100})
-    for v in versions["ModelPackageSummaryList"]:
+    versions: list[dict[str, Any]] = []
+    req: dict[str, Any] = {"ModelPackageGroupName": group, "MaxResults": 100}
+    for _ in range(1000):  # bounded pagination
+        page = backend.call("ListModelPackages", req)
+        versions.extend(page["ModelPackageSummaryList"])
+        if not page.get("NextToken"):
+            break
+        req["NextToken"] = page["NextToken"]
+    for v in versions:
         d = backend.call("DescribeModelPackage", {"ModelPackageName": v["ModelPackageArn"]})
         c = d["InferenceSpecification"]["Containers"][0]
         if (c.get("Image"), c.get("ModelDataUrl"), c.get("Environment") or {}, d.get("SamplePayloadUrl")) == \
@@ -83,7 +90,8 @@ def watch(backend: Backend, job_name: str, timeout_s: float) -> dict[str, Any]:
                 details = backend.job_details(job_name)
                 steps = details["Steps"] if details else [
                     dict(s["InferenceBenchmark"], Status=s["Status"], StepIndex=i) for i, s in enumerate(
-                        backend.call("ListInferenceRecommendationsJobSteps", {"JobName": job_name})["Steps"])]
+                        backend.call("ListInferenceRecommendationsJobSteps",
+                                     {"JobName": job_name, "MaxResults": 100})["Steps"])]
                 for s in steps:
                     i = s["StepIndex"]
                     ec = s["EndpointConfiguration"]
@@ -113,14 +121,18 @@ def watch(backend: Backend, job_name: str, timeout_s: float) -> dict[str, Any]:
                 time.sleep(0.5)
         except KeyboardInterrupt:
             console.print("[yellow]stopping the job…[/]")
-            backend.call("StopInferenceRecommendationsJob", {"JobName": job_name})
+            try:
+                backend.call("StopInferenceRecommendationsJob", {"JobName": job_name})
+            except BackendError:
+                pass  # it ended meanwhile
             end = time.monotonic() + 60
             while time.monotonic() < end:
                 job = backend.call("DescribeInferenceRecommendationsJob", {"JobName": job_name})
                 if job["Status"] in TERMINAL:
                     return job
                 time.sleep(0.5)
-    raise TimeoutError(f"job {job_name} did not finish within {timeout_s:.0f}s")
+    raise BackendError("Timeout", f"job {job_name} did not finish within {timeout_s:.0f}s; it goes on — "
+                                  f"see `infrec jobs describe {job_name}`")
 
 
 def run_recommendation(backend: Backend, *, package_arn: str, job_name: str, instance_types: list[str],
@@ -199,7 +211,7 @@ def register(app: typer.Typer) -> None:
                     raise typer.BadParameter("--payload is required when MODEL is a file")
                 types = content_type or ["application/json"]
                 package_arn = register_model(backend, group, image, _uri(model), _uri(payload), types, environment)
-            name = job_name or time.strftime("infrec-%Y%m%d-%H%M%S")
+            name = job_name or time.strftime("infrec-%Y%m%d-%H%M%S-") + f"{int(time.time() * 1000) % 1000:03d}"
             job = run_recommendation(backend, package_arn=package_arn, job_name=name,
                                      instance_types=_split(instance_types), latency=lat, advanced=adv,
                                      duration_s=duration)
