@@ -95,5 +95,8 @@ def create_app(services: Services, keys: KeyStore | None = None) -> Starlette:
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    routes = [Route("/", dispatch, methods=["POST"]), Route("/healthz", health, methods=["GET"])]
+    from infrec.web.routes import routes as web_routes
+
+    routes = [Route("/", dispatch, methods=["POST"]), Route("/healthz", health, methods=["GET"]),
+              *web_routes(services)]
     return Starlette(routes=routes)

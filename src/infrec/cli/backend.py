@@ -59,7 +59,10 @@ class EmbeddedBackend(Backend):
             raise BackendError(exc.code, exc.message) from exc
 
     def job_details(self, name: str) -> dict[str, Any] | None:
-        return self.services.jobs.job_details(name)
+        try:
+            return self.services.jobs.job_details(name)
+        except InfrecError as exc:
+            raise BackendError(exc.code, exc.message) from exc
 
     def close(self) -> None:
         self.services.close()

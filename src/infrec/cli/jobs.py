@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -114,6 +115,23 @@ def steps(name: str, endpoint_url: str | None = ENDPOINT_OPTION) -> None:
     finally:
         backend.close()
     console.print(steps_table(details["Steps"] if details else out["Steps"]))
+
+
+@app.command("report")
+def report(name: str, output: Path = typer.Option(..., "--output", "-o", help="HTML file to write.")) -> None:
+    """Write a job's report as one self-contained HTML page (embedded mode)."""
+    from infrec.report.html import job_report
+
+    backend = open_backend(None)
+    try:
+        details = backend.job_details(name)
+    except BackendError as exc:
+        raise fail(exc) from exc
+    finally:
+        backend.close()
+    assert details is not None  # embedded mode always has them
+    output.write_text(job_report(details), encoding="utf-8")
+    console.print(f"wrote {output}")
 
 
 @app.command("stop")

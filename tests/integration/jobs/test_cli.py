@@ -30,6 +30,9 @@ def test_recommend_embedded_and_remote(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Recommendations" in out.stdout and "ml.c5.large" in out.stdout
     assert endpoint_processes(home) == []
+    report = tmp_path / "report.html"
+    assert infrec(home, "jobs", "report", "cli-embedded", "-o", str(report)).returncode == 0
+    assert "cli-embedded" in report.read_text() and "<table>" in report.read_text()
 
     listed = infrec(home, "jobs", "list")
     assert "cli-embedded" in listed.stdout and "COMPLETED" in listed.stdout
@@ -47,6 +50,14 @@ def test_recommend_embedded_and_remote(tmp_path: Path) -> None:
         assert "ml.m5.large" in out.stdout
         remote = infrec(home, "jobs", "list", "--endpoint-url", srv.url)
         assert "cli-remote" in remote.stdout and "cli-embedded" in remote.stdout
+        import urllib.request
+
+        with urllib.request.urlopen(f"{srv.url}/ui", timeout=10) as resp:
+            index = resp.read().decode()
+        assert "cli-remote" in index and "cli-embedded" in index
+        with urllib.request.urlopen(f"{srv.url}/ui/jobs/cli-remote", timeout=10) as resp:
+            page = resp.read().decode()
+        assert "Recommendations" in page and "ml.m5.large" in page and "rate search" in page
         bad = infrec(home, "recommend", str(model), "--payload", str(payload), "--latency", "fast",
                      "--endpoint-url", srv.url)
         assert bad.returncode == 2 and "P95:50ms" in bad.stderr
