@@ -8,7 +8,7 @@ import time
 import typer
 
 from infrec.cli.backend import BackendError, fail, open_backend
-from infrec.cli.recommend import console, register_model, run_recommendation, show_result
+from infrec.cli.recommend import console, finish, register_model, run_recommendation, split_values
 
 DEMO_INSTANCE_TYPES = ["ml.c5.large", "ml.m5.large", "ml.c6i.large", "ml.c5.xlarge"]
 
@@ -31,12 +31,10 @@ def register(app: typer.Typer) -> None:
             arn = register_model(backend, "infrec-demo", "infrec/sklearn", example.model_path.as_uri(),
                                  example.payload_path.as_uri(), list(example.content_types), {})
             console.print(f"registered {arn}")
-            types = [t for item in instance_types or [] for t in item.split(",") if t] or DEMO_INSTANCE_TYPES
+            types = split_values(instance_types) or DEMO_INSTANCE_TYPES
             job = run_recommendation(backend, package_arn=arn, job_name=time.strftime("demo-%Y%m%d-%H%M%S"),
                                      instance_types=types, latency=None, advanced=None, duration_s=600)
-            show_result(backend, job)
-            if job["Status"] != "COMPLETED":
-                raise typer.Exit(1)
+            finish(backend, job)
         except BackendError as exc:
             raise fail(exc) from exc
         finally:

@@ -30,7 +30,7 @@ def parse_latency(text: str) -> dict[str, Any]:
     return {"Percentile": m.group(1).upper(), "ValueInMilliseconds": int(m.group(2))}
 
 
-def _split(values: list[str] | None) -> list[str]:
+def split_values(values: list[str] | None) -> list[str]:
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
@@ -156,6 +156,13 @@ def run_recommendation(backend: Backend, *, package_arn: str, job_name: str, ins
     return watch(backend, job_name, timeout_s=duration_s + 120)
 
 
+def finish(backend: Backend, job: dict[str, Any]) -> None:
+    """Print the outcome; a job that did not complete makes the command fail."""
+    show_result(backend, job)
+    if job["Status"] != "COMPLETED":
+        raise typer.Exit(1)
+
+
 def show_result(backend: Backend, job: dict[str, Any]) -> None:
     details = backend.job_details(job["JobName"])
     recs = job.get("InferenceRecommendations") or []
@@ -213,11 +220,9 @@ def register(app: typer.Typer) -> None:
                 package_arn = register_model(backend, group, image, _uri(model), _uri(payload), types, environment)
             name = job_name or time.strftime("infrec-%Y%m%d-%H%M%S-") + f"{int(time.time() * 1000) % 1000:03d}"
             job = run_recommendation(backend, package_arn=package_arn, job_name=name,
-                                     instance_types=_split(instance_types), latency=lat, advanced=adv,
+                                     instance_types=split_values(instance_types), latency=lat, advanced=adv,
                                      duration_s=duration)
-            show_result(backend, job)
-            if job["Status"] != "COMPLETED":
-                raise typer.Exit(1)
+            finish(backend, job)
         except BackendError as exc:
             raise fail(exc) from exc
         finally:

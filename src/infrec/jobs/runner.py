@@ -113,16 +113,14 @@ class JobRunner:
                 self._interrupted.discard(name)
 
     def _finish_failed(self, name: str, reason: str) -> None:
-        row = self.repo.get(name)
-        if row.status == states.STOPPING:
-            self.repo.set_status(name, states.STOPPED)
-        elif row.status not in states.TERMINAL:
-            self.repo.set_status(name, states.FAILED, failure_reason=reason)
-        for step in self.repo.steps(name):
-            if step.status in (states.PENDING, states.IN_PROGRESS):
-                self.repo.update_step(name, step.step_index, status=states.STOPPED
-                                      if row.status == states.STOPPING else states.FAILED,
-                                      FailureReason=step.doc.get("FailureReason") or reason[:1024])
+        """End the job FAILED with its unfinished steps, unless a stop got there first."""
+        if self.repo.set_status(name, states.FAILED, failure_reason=reason):
+            for step in self.repo.steps(name):
+                if step.status in (states.PENDING, states.IN_PROGRESS):
+                    self.repo.update_step(name, step.step_index, status=states.FAILED, Progress=None,
+                                          FailureReason=step.doc.get("FailureReason") or reason[:1024])
+        elif self.repo.get(name).status == states.STOPPING:
+            self.repo.finish_stop(name)
 
     def _run(self, name: str, cancel: threading.Event) -> None:
         row = self.repo.get(name)
@@ -216,11 +214,6 @@ class JobRunner:
             return
         if self.repo.get(name).status == states.STOPPING:
             self.repo.finish_stop(name)
-
-    def _stop_steps(self, name: str) -> None:
-        for s in self.repo.steps(name):
-            if s.status in (states.PENDING, states.IN_PROGRESS):
-                self.repo.update_step(name, s.step_index, status=states.STOPPED, Progress=None)
 
     # ----------------------------------------------------------------- waves
     def scale_for(self, itype: InstanceType, count: int) -> float:

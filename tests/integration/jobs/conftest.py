@@ -40,5 +40,15 @@ def endpoint_processes(home: Path) -> list[psutil.Process]:
     return found
 
 
+def wait_no_endpoints(home: Path, timeout_s: float = 10.0) -> list[psutil.Process]:
+    """Endpoint processes still alive after up to `timeout_s` (they may take a moment to exit)."""
+    import time
+
+    end = time.monotonic() + timeout_s
+    while (left := endpoint_processes(home)) and time.monotonic() < end:
+        time.sleep(0.2)
+    return left
+
+
 def job_env(home: Path) -> dict[str, str]:
     return {"INFREC_HOME": str(home), "INFREC_TRIAL_SECONDS": "1.5"}

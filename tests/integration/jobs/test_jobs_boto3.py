@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import InfrecServer
-from tests.integration.jobs.conftest import endpoint_processes, job_env
+from tests.integration.jobs.conftest import endpoint_processes, job_env, wait_no_endpoints
 
 ROLE = "arn:aws:iam::000000000000:role/infrec"
 
@@ -126,10 +126,7 @@ def test_stop_mid_run(tmp_path: Path, payload_archive: Path) -> None:
         job = _wait(sm, "to-stop", {"STOPPED"}, 30)
         assert job["Status"] == "STOPPED"
         assert time.monotonic() - t0 < 30
-        deadline = time.monotonic() + 10
-        while endpoint_processes(home) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert endpoint_processes(home) == []
+        assert wait_no_endpoints(home) == []
     finally:
         srv.stop()
 
@@ -203,9 +200,6 @@ def test_stop_while_endpoint_starts(tmp_path: Path, payload_archive: Path) -> No
         assert time.monotonic() - t0 < 15
         steps = sm.list_inference_recommendations_job_steps(JobName="slow-start")["Steps"]
         assert [s["Status"] for s in steps] == ["STOPPED"]
-        deadline = time.monotonic() + 10
-        while endpoint_processes(home) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert endpoint_processes(home) == []
+        assert wait_no_endpoints(home) == []
     finally:
         srv.stop()
