@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infrec.cli.backend import ENDPOINT_OPTION, BackendError, fail, open_backend
+from infrec.cli.recommend import step_intervals_table, uncertainty_table
 from infrec.report.tables import recommendations_table, steps_table
 
 app = typer.Typer(help="Inspect and stop recommendation jobs.", no_args_is_help=True)
@@ -82,10 +83,17 @@ def describe(name: str, endpoint_url: str | None = ENDPOINT_OPTION,
         if vpc:
             render_vpc(vpc)
     recs = job.get("InferenceRecommendations") or []
+    steps = details["Steps"] if details else None
     if recs:
-        console.print(recommendations_table(recs, details["Steps"] if details else None))
-    if details:
-        console.print(steps_table(details["Steps"]))
+        console.print(recommendations_table(recs, steps))
+        ties = uncertainty_table(recs, steps)
+        if ties is not None:
+            console.print(ties)
+    if steps is not None:
+        console.print(steps_table(steps))
+        holds = step_intervals_table(steps)
+        if holds is not None:
+            console.print(holds)
 
 
 def render_vpc(report: dict[str, Any]) -> None:
@@ -115,6 +123,9 @@ def steps(name: str, endpoint_url: str | None = ENDPOINT_OPTION) -> None:
     finally:
         backend.close()
     console.print(steps_table(details["Steps"] if details else out["Steps"]))
+    holds = step_intervals_table(details["Steps"]) if details else None
+    if holds is not None:
+        console.print(holds)
 
 
 @app.command("report")

@@ -12,8 +12,18 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from infrec.cli.backend import ENDPOINT_OPTION, Backend, BackendError, fail, open_backend
+from infrec.core.recommend import interval
+from infrec.report.html import (
+    cost_text,
+    interval_notes,
+    latency_text,
+    step_details,
+    throughput_text,
+    tied_text,
+)
 from infrec.report.tables import recommendations_table, steps_table
 
 # Tables are wide; a pipe or CI log (no terminal width) still gets them whole.
@@ -111,7 +121,7 @@ def watch(backend: Backend, job_name: str, timeout_s: float) -> dict[str, Any]:
                                  + f"  errors {p.get('Errors', 0)}")
                     m = s.get("Metrics") or {}
                     if m:
-                        info += f"  max {m['MaxInvocations']:,}/min  {m['ModelLatency']} ms"
+                        info += f"  max {throughput_text(m, s.get('Details'))}  {latency_text(m, s.get('Details'))}"
                     if s.get("FailureReason") and s["Status"] == "FAILED":
                         info += f"  {s['FailureReason'][:60]}"
                     done = s["Status"] in TERMINAL
@@ -166,16 +176,65 @@ def finish(backend: Backend, job: dict[str, Any]) -> None:
 def show_result(backend: Backend, job: dict[str, Any]) -> None:
     details = backend.job_details(job["JobName"])
     recs = job.get("InferenceRecommendations") or []
+    steps = details["Steps"] if details else None
     console.print(f"job [bold]{job['JobName']}[/]: [bold]{job['Status']}[/]")
     if job.get("FailureReason"):
         console.print(f"[red]{job['FailureReason']}[/]")
     if recs:
-        console.print(recommendations_table(recs, details["Steps"] if details else None))
+        console.print(recommendations_table(recs, steps))
+        ties = uncertainty_table(recs, steps)
+        if ties is not None:
+            console.print(ties)
     elif details:
         console.print(steps_table(details["Steps"]))
+        holds = step_intervals_table(details["Steps"])
+        if holds is not None:
+            console.print(holds)
     if details and any(s.get("EmulationScale", 1.0) < 1.0 for s in details["Steps"]):
         console.print("[dim]Emulated rows ran at the given fraction of the instance's vCPUs and memory on "
                       "this host; throughput is scaled back up. See `make bench-fidelity` for the error.[/]")
+
+
+def _has_intervals(details: Any) -> bool:
+    d = details or {}
+    return interval(d, "MaxInvocationsInterval") is not None or d.get("FailedAtInvocations") is not None
+
+
+def uncertainty_table(recs: list[dict[str, Any]], steps: list[dict[str, Any]] | None) -> Table | None:
+    """The recommendations' 95 % confidence intervals and ties, row numbers as in the recommendations
+    table; None when there is nothing to add (a job from before intervals, no ties)."""
+    details = step_details(recs, steps or [])
+    if not any(r.get("TiedWith") for r in recs) and not any(_has_intervals(d) for d in details):
+        return None
+    t = Table(title="Uncertainty: 95 % confidence intervals; overlapping throughput ranges are ties, "
+                    "ranked by price")
+    for col, just in (("#", "right"), ("instance", "left"), ("max invocations", "right"),
+                      ("model latency", "right"), ("per 1M inferences", "right"), ("tied with", "left"),
+                      ("notes", "left")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for i, (r, d) in enumerate(zip(recs, details, strict=True), 1):
+        m = r.get("Metrics") or {}
+        t.add_row(str(i), (r.get("EndpointConfiguration") or {}).get("InstanceType", "?"), throughput_text(m, d),
+                  latency_text(m, d), cost_text(m, d), tied_text(r, recs), "; ".join(interval_notes(d)))
+    return t
+
+
+def step_intervals_table(steps: list[dict[str, Any]]) -> Table | None:
+    """Completed steps' 95 % confidence intervals (steps numbered as in the steps table); None when no
+    step has one."""
+    if not any(_has_intervals(s.get("Details")) for s in steps):
+        return None
+    t = Table(title="Steps: 95 % confidence intervals from the confirmation hold")
+    for col, just in (("#", "right"), ("instance", "left"), ("max invocations", "right"),
+                      ("model latency", "right"), ("notes", "left")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for i, s in enumerate(steps, 1):
+        m, d = s.get("Metrics") or {}, s.get("Details")
+        if not m:
+            continue
+        t.add_row(str(i), (s.get("EndpointConfiguration") or {}).get("InstanceType", "?"), throughput_text(m, d),
+                  latency_text(m, d), "; ".join(interval_notes(d)))
+    return t
 
 
 def register(app: typer.Typer) -> None:

@@ -13,12 +13,46 @@ Definitions (SageMaker's, with its units):
 * ``CostPerHour`` = catalog price per hour × instance count.
 * ``CostPerInference`` = CostPerHour / (MaxInvocations × 60), from the unrounded throughput.
 
-Ranking: among steps that have metrics, meet the latency threshold and stayed under the error
-budget, the cheapest per inference first (ties: lower latency, then higher throughput), at most
-10. Each recommendation carries ``BestFor``: a list naming what it is best at among the ranked
-ones — ``"cost"`` (lowest CostPerInference), ``"latency"`` (lowest ModelLatency), ``"throughput"``
-(highest MaxInvocations). ``BestFor`` is infrec's addition; SDK parsers ignore unknown members, so
-SageMaker clients are unaffected.
+Uncertainty (infrec's): a completed step may carry, in ``Details``, ``MaxInvocationsInterval``
+(95 % confidence interval of the throughput per minute, ``Low``/``High``, from a confirmation hold
+at the found rate), ``ModelLatencyInterval`` (the same for ModelLatency, in ms) and
+``FailedAtInvocations`` (per minute: the lowest offered rate the search saw fail, None when none
+did). Steps from older jobs lack them and count as points: Low = High = the measured value.
+
+* Throughput range = [min(Low, MaxInvocations), max(High, MaxInvocations, FailedAtInvocations)].
+  The hold only bounds the throughput *at the found rate*; the search bracket adds that the
+  capacity lies somewhere below the failing rate, so the true capacity may be anywhere up to it.
+* Cost-per-inference range = CostPerHour / (throughput range × 60), reversed.
+* Latency range = ModelLatencyInterval, or ModelLatency ± 10 % when the step has none.
+* Two ranges overlap when neither lies wholly above the other (touching counts). Configurations
+  whose throughput ranges overlap are *tied* on throughput; the difference between them is noise.
+  Same-hardware instance types on one host (ml.c5.large, ml.m5.large, ml.c6i.large: 2 vCPU each)
+  come out as ties.
+
+Ranking, among steps that have metrics, meet the latency threshold and stayed under the error
+budget, at most 10, picked one at a time from the remaining ones:
+
+1. the *leader* is the cheapest per inference (point value; then lower latency, then higher
+   throughput, then the stable key: instance type, count, environment, RecommendationId);
+2. the pool is the leader and every remaining configuration tied with it on throughput, less any
+   that another remaining configuration is significantly cheaper per inference than (cost ranges
+   disjoint);
+3. the next recommendation is the pool's cheapest per hour (then lower latency, higher
+   throughput, stable key).
+
+So configurations tied on throughput are ordered by price; no configuration is ever ranked above
+one whose cost per inference is significantly lower; the order is deterministic (it does not depend
+on the order of the steps); and for steps without intervals (points) it is the old order: cheapest
+per inference first, then lower latency, then higher throughput.
+
+Each recommendation carries two members of infrec's (SDK parsers ignore unknown members, so
+SageMaker clients are unaffected): ``TiedWith``, the RecommendationIds of the other ranked
+recommendations whose throughput ranges overlap its own (direct overlap, empty when none; ``ties``
+groups them transitively), and ``BestFor``, naming what it is *significantly* best at among the
+ranked ones: ``"cost"`` when its cost range lies wholly below every other one's, ``"throughput"``
+when its throughput range lies wholly above every other one's, ``"latency"`` when its latency
+range lies wholly below every other one's (those without ModelLatency are not compared). No mark
+is given where the best is within the noise of another, so at most one recommendation has each.
 
 Emulated steps: the caller puts values for the *full* instance in StepMetrics (throughput already
 scaled back up by 1/scale); ``emulation_scale`` is kept so reports can say "approximate".
@@ -35,6 +69,8 @@ from typing import Any
 from infrec.core.errors import ValidationError
 
 MAX_RECOMMENDATIONS = 10
+LATENCY_FALLBACK_SPREAD = 0.10   # ModelLatency ± this, for steps without a ModelLatencyInterval
+Range = tuple[float, float]      # closed interval (low, high)
 DEFAULT_PERCENTILE = "P95"
 PERCENTILES = ("P50", "P90", "P95", "P99")
 
@@ -152,17 +188,20 @@ def recommendation_id(job_name: str, endpoint_configuration: Mapping[str, Any],
 def rank_steps(job_name: str, steps: Sequence[Mapping[str, Any]],
                stopping_conditions: Mapping[str, Any] | None = None, *,
                max_error_rate: float = 0.01, limit: int = MAX_RECOMMENDATIONS) -> list[dict[str, Any]]:
-    """Rank finished steps into SageMaker InferenceRecommendation dicts, cheapest per inference first.
+    """Rank finished steps into SageMaker InferenceRecommendation dicts, cheapest per inference first,
+    throughput ties by price (the module docstring gives the exact rule), with ``BestFor`` and
+    ``TiedWith``.
 
     Each step is a mapping with ``Metrics`` (RecommendationMetrics, as ``sagemaker_metrics`` makes
-    them), ``EndpointConfiguration``, ``ModelConfiguration`` and optionally ``InvocationStartTime``
-    / ``InvocationEndTime`` (copied through untouched; dates are the caller's) and an error rate
+    them), ``EndpointConfiguration``, ``ModelConfiguration`` and optionally ``Details`` (the
+    intervals and ``FailedAtInvocations``, ``MaxInvocationsExact``), ``InvocationStartTime`` /
+    ``InvocationEndTime`` (copied through untouched; dates are the caller's) and an error rate
     under ``ErrorRate`` or ``Details.ErrorRate``. Steps without usable metrics, over the latency
     threshold (ModelLatency at the job's percentile > ValueInMilliseconds) or with an error rate at
     or over ``max_error_rate`` are left out.
     """
     _, threshold = latency_objective(stopping_conditions)
-    eligible = []
+    eligible: list[_Candidate] = []
     for step in steps:
         m = step.get("Metrics") or {}
         if not m.get("MaxInvocations") or m.get("CostPerInference") is None:
@@ -172,14 +211,13 @@ def rank_steps(job_name: str, steps: Sequence[Mapping[str, Any]],
         err = step.get("ErrorRate", (step.get("Details") or {}).get("ErrorRate", 0.0))
         if err is not None and err >= max_error_rate:
             continue
-        eligible.append(step)
-    # Costs equal to 9 significant digits are a tie (float noise must not decide the order).
-    eligible.sort(key=lambda s: (float(f"{s['Metrics']['CostPerInference']:.9g}"),
-                                 s["Metrics"].get("ModelLatency", math.inf), -s["Metrics"]["MaxInvocations"]))
-    ranked = eligible[:limit]
-    recs = [_recommendation(job_name, s) for s in ranked]
-    _mark_best(recs)
-    return recs
+        eligible.append(_candidate(_recommendation(job_name, step), step))
+    ranked = _rank(eligible, limit)
+    for c in ranked:
+        c.rec["TiedWith"] = [o.rec["RecommendationId"] for o in ranked
+                             if o is not c and overlap(c.throughput, o.throughput)]
+    _mark_best(ranked)
+    return [c.rec for c in ranked]
 
 
 def _recommendation(job_name: str, step: Mapping[str, Any]) -> dict[str, Any]:
@@ -197,16 +235,203 @@ def _recommendation(job_name: str, step: Mapping[str, Any]) -> dict[str, Any]:
         if step.get(key) is not None:
             rec[key] = step[key]
     rec["BestFor"] = []
+    rec["TiedWith"] = []
     return rec
 
 
-def _mark_best(recs: list[dict[str, Any]]) -> None:
-    if not recs:
-        return
-    # Recommendations are sorted by cost, so min() picks the first on ties: one mark per category.
-    recs[0]["BestFor"].append("cost")
-    fastest = min(recs, key=lambda r: r["Metrics"].get("ModelLatency", math.inf))
-    if "ModelLatency" in fastest["Metrics"]:
-        fastest["BestFor"].append("latency")
-    busiest = max(recs, key=lambda r: r["Metrics"]["MaxInvocations"])
-    busiest["BestFor"].append("throughput")
+@dataclass
+class _Candidate:
+    """One eligible step with the figures ranking compares (quantised, see ``_q``)."""
+
+    rec: dict[str, Any]
+    cost_inference: float                 # point, Metrics.CostPerInference
+    cost_hour: float
+    latency: float                        # ModelLatency, inf when unknown
+    max_invocations: float                # point, per minute
+    throughput: Range
+    cost: Range
+    latency_range: Range | None
+    key: tuple[str, ...]
+
+
+def _q(x: float) -> float:
+    """Equal to 9 significant digits is equal: float noise must not decide an order or a mark."""
+    return float(f"{x:.9g}")
+
+
+def _candidate(rec: dict[str, Any], step: Mapping[str, Any]) -> _Candidate:
+    m = rec["Metrics"]
+    ec, mc = rec["EndpointConfiguration"], rec["ModelConfiguration"]
+    env = " ".join(f"{p.get('Key')}={p.get('Value')}" for p in mc.get("EnvironmentParameters") or [])
+    lat = latency_range(step)
+    return _Candidate(
+        rec=rec, cost_inference=_q(float(m["CostPerInference"])), cost_hour=_q(_cost_hour(step)),
+        latency=float(m.get("ModelLatency", math.inf)), max_invocations=_point_invocations(step),
+        throughput=_quantised(throughput_range(step)), cost=_quantised(cost_range(step)),
+        latency_range=_quantised(lat) if lat else None,
+        key=(str(ec.get("InstanceType", "")), f"{int(ec.get('InitialInstanceCount', 1)):09d}", env,
+             rec["RecommendationId"]))
+
+
+def _quantised(r: Range) -> Range:
+    return _q(r[0]), _q(r[1])
+
+
+def _rank(cands: list[_Candidate], limit: int) -> list[_Candidate]:
+    """The order the module docstring describes: leader, its throughput ties, the cheapest per hour."""
+    remaining = sorted(cands, key=lambda c: (c.cost_inference, c.latency, -c.max_invocations, c.key))
+    ranked: list[_Candidate] = []
+    while remaining and len(ranked) < limit:
+        leader = remaining[0]
+        by_top = sorted(remaining, key=lambda c: (c.cost[1], c.key))
+        first, second = by_top[0], (by_top[1] if len(by_top) > 1 else None)
+
+        def beaten(c: _Candidate, first: _Candidate = first, second: _Candidate | None = second) -> bool:
+            other = second if c is first else first
+            return other is not None and other.cost[1] < c.cost[0]
+
+        pool = [c for c in remaining
+                if (c is leader or overlap(c.throughput, leader.throughput)) and not beaten(c)]
+        # The leader has the lowest point cost, which lies in its range, so it is never beaten.
+        pick = min(pool or [leader], key=lambda c: (c.cost_hour, c.latency, -c.max_invocations, c.key))
+        remaining.remove(pick)
+        ranked.append(pick)
+    return ranked
+
+
+def _sole_best(items: list[tuple[_Candidate, Range]], *, higher: bool) -> _Candidate | None:
+    """The one whose range lies wholly beyond every other one's (above if ``higher``), if any."""
+    for c, r in items:
+        others = [o for d, o in items if d is not c]
+        if higher and all(r[0] > o[1] for o in others):
+            return c
+        if not higher and all(r[1] < o[0] for o in others):
+            return c
+    return None
+
+
+def _mark_best(ranked: list[_Candidate]) -> None:
+    cheapest = _sole_best([(c, c.cost) for c in ranked], higher=False)
+    fastest = _sole_best([(c, c.latency_range) for c in ranked if c.latency_range], higher=False)
+    busiest = _sole_best([(c, c.throughput) for c in ranked], higher=True)
+    for mark, c in (("cost", cheapest), ("latency", fastest), ("throughput", busiest)):
+        if c is not None:
+            c.rec["BestFor"].append(mark)
+
+
+# ------------------------------------------------------------------ ranges (pure helpers)
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def interval(details: Mapping[str, Any] | None, name: str) -> Range | None:
+    """(Low, High) of ``Details[name]`` (e.g. "MaxInvocationsInterval") when it is a usable interval."""
+    iv = (details or {}).get(name)
+    if not isinstance(iv, Mapping):
+        return None
+    low, high = _number(iv.get("Low")), _number(iv.get("High"))
+    if low is None or high is None or low > high:
+        return None
+    return low, high
+
+
+def _point_invocations(step: Mapping[str, Any]) -> float:
+    exact = _number((step.get("Details") or {}).get("MaxInvocationsExact"))
+    if exact is not None:
+        return exact
+    return _number((step.get("Metrics") or {}).get("MaxInvocations")) or 0.0
+
+
+def _cost_hour(step: Mapping[str, Any]) -> float:
+    m = step.get("Metrics") or {}
+    hour = _number(m.get("CostPerHour"))
+    if hour is not None:
+        return hour
+    return float(m["CostPerInference"]) * _point_invocations(step) * 60.0
+
+
+def throughput_range(step: Mapping[str, Any]) -> Range:
+    """Invocations per minute the endpoint's capacity may be, for tie purposes (see the module doc):
+    [min(Low, point), max(High, point, FailedAtInvocations)]; the point alone for older steps."""
+    d = step.get("Details") or {}
+    point = _point_invocations(step)
+    lo = hi = point
+    iv = interval(d, "MaxInvocationsInterval")
+    if iv:
+        lo, hi = min(lo, iv[0]), max(hi, iv[1])
+    failed = _number(d.get("FailedAtInvocations"))
+    if failed is not None:
+        hi = max(hi, failed)
+    return lo, hi
+
+
+def cost_range(step: Mapping[str, Any]) -> Range:
+    """Cost per inference the step may have: CostPerHour over the throughput range (× 60), with the
+    reported CostPerInference always inside."""
+    point = float((step.get("Metrics") or {})["CostPerInference"])
+    hour = _cost_hour(step)
+    lo, hi = throughput_range(step)
+    cheap = hour / (hi * 60.0) if hi > 0 else 0.0
+    dear = hour / (lo * 60.0) if lo > 0 else math.inf
+    return min(cheap, point), max(dear, point)
+
+
+def latency_range(step: Mapping[str, Any]) -> Range | None:
+    """ModelLatency's range in ms: its interval, else ModelLatency ± 10 %; None without ModelLatency."""
+    point = _number((step.get("Metrics") or {}).get("ModelLatency"))
+    if point is None:
+        return None
+    iv = interval(step.get("Details"), "ModelLatencyInterval")
+    if iv:
+        return iv
+    return point * (1 - LATENCY_FALLBACK_SPREAD), point * (1 + LATENCY_FALLBACK_SPREAD)
+
+
+def overlap(a: Range, b: Range) -> bool:
+    """Whether two closed ranges share a point: neither lies wholly above the other."""
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def ties(recs: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    """Groups of RecommendationIds tied on throughput, joined transitively through ``TiedWith``
+    (a ~ b and b ~ c put a, b, c in one group). Groups of one are left out; ids keep the order of
+    ``recs`` and groups the order of their first member."""
+    ids = [str(r["RecommendationId"]) for r in recs]
+    parent = {i: i for i in ids}
+
+    def root(i: str) -> str:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for r in recs:
+        for other in r.get("TiedWith") or []:
+            if other in parent:
+                a, b = root(str(r["RecommendationId"])), root(other)
+                if a != b:
+                    parent[max(a, b, key=ids.index)] = min(a, b, key=ids.index)
+    groups: dict[str, list[str]] = {}
+    for i in ids:
+        groups.setdefault(root(i), []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def reported_tied(recs: Sequence[Mapping[str, Any]], instance_types: Sequence[str]) -> bool:
+    """Whether these instance types were reported tied with each other: every type has a
+    recommendation, and for every pair of the types one's recommendation lists the other's in
+    ``TiedWith`` (directly, not through a third)."""
+    by_type: dict[str, set[str]] = {}
+    tied: dict[str, set[str]] = {}
+    for r in recs:
+        rid = str(r["RecommendationId"])
+        by_type.setdefault(str((r.get("EndpointConfiguration") or {}).get("InstanceType")), set()).add(rid)
+        tied[rid] = set(r.get("TiedWith") or [])
+    types = list(dict.fromkeys(instance_types))
+    if any(t not in by_type for t in types):
+        return False
+    return all(any(b_id in tied[a_id] or a_id in tied[b_id] for a_id in by_type[a] for b_id in by_type[b])
+               for i, a in enumerate(types) for b in types[i + 1:])
