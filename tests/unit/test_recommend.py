@@ -166,7 +166,7 @@ def test_recommendations_match_the_service_model() -> None:
     model = botocore.session.get_session().get_service_model("sagemaker")
     shape = model.shape_for("InferenceRecommendation")
     recs = rank_steps("job", [step(1, "ml.c5.large", 0.1, 600, 5, env={"W": "2"})])
-    kinds = {"structure": dict, "list": list, "string": str, "integer": int, "float": float,
+    kinds: dict[str, Any] = {"structure": dict, "list": list, "string": str, "integer": int, "float": float,
              "timestamp": (int, float)}
 
     def check(value: Any, shape: Any, where: str) -> None:
