@@ -168,18 +168,77 @@ class JobRunner:
         for s in todo:
             if s.status == states.IN_PROGRESS:  # the previous run died inside it: run it again, whole
                 self.repo.update_step(name, s.step_index, status=states.PENDING, Progress=None)
+        # No figure from the wrong hardware: accelerated types whose devices are not here fail at once,
+        # before the job waits for the host.
+        from infrec.executors.devices import accelerator_refusal, host_devices
+        from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
+
+        devices = self.executor.devices() if hasattr(self.executor, "devices") else host_devices()
+        for s in list(todo):
+            ec = s.doc["EndpointConfiguration"]
+            if not self.catalog.has(ec["InstanceType"]):
+                continue  # the step itself fails with the catalog's message
+            refusal = accelerator_refusal(self.catalog.get(ec["InstanceType"]), devices,
+                                          int(ec.get("InitialInstanceCount") or 1))
+            if refusal:
+                log.info("job %s step %d refused: %s", name, s.step_index + 1, refusal)
+                self.repo.update_step(name, s.step_index, status=states.FAILED, ended=True, Progress=None,
+                                      FailureReason=refusal[:1024])
+                todo.remove(s)
         by_index = {s.step_index: s for s in todo}
-        for batch in self._waves(todo, max_parallel):
-            if cancel.is_set() or time.time() >= deadline:
-                break
-            wave = [by_index[p.index] for p in batch]
-            threads = [threading.Thread(target=self._run_step_safe,
-                                        args=(name, s.step_index, s.doc, source, model_dir, payload_dir,
-                                              cancel, deadline), daemon=True) for s in wave]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+
+        # One benchmark at a time per host: hold the host-wide lock around the waves; while another
+        # process holds it, say whom the job waits for on its steps (Progress.Waiting) and the job.
+        host = HostLock()
+        held = False
+        waited_any = [False]
+
+        def waiting(message: str) -> None:
+            (log.warning if not waited_any[0] else log.info)("job %s: %s", name, message)
+            waited_any[0] = True
+            try:
+                self.repo.update_result(name, HostLock={"Waiting": message})
+                for s in todo:
+                    self.repo.update_step(name, s.step_index, Progress={"Waiting": message})
+            except Exception:  # showing the wait must never end it; the next report tries again
+                log.exception("job %s: could not record the wait for the host", name)
+
+        if todo and not cancel.is_set():
+            try:
+                waited = host.acquire(name, deadline=deadline, cancel=cancel, on_wait=waiting)
+                held = True
+                if waited_any[0]:
+                    log.info("job %s: has the host after waiting %.0f s", name, waited)
+                    self.repo.update_result(name, HostLock={"WaitedSeconds": round(waited, 1)})
+            except HostLockCancelled:
+                if waited_any[0]:
+                    self.repo.update_result(name, HostLock={"Cancelled": "stopped while waiting for the host"})
+            except HostLockTimeout as exc:
+                reason = f"not run: JobDurationInSeconds was reached while waiting for the host: {exc.who}"
+                log.warning("job %s: %s", name, reason)
+                self.repo.update_result(name, HostLock={"TimedOut": reason})
+                for s in todo:
+                    self.repo.update_step(name, s.step_index, status=states.FAILED, ended=True, Progress=None,
+                                          FailureReason=reason[:1024])
+            finally:
+                if waited_any[0]:
+                    for s in todo:
+                        self.repo.update_step(name, s.step_index, Progress=None)
+        try:
+            for batch in self._waves(todo, max_parallel) if held else []:
+                if cancel.is_set() or time.time() >= deadline:
+                    break
+                wave = [by_index[p.index] for p in batch]
+                threads = [threading.Thread(target=self._run_step_safe,
+                                            args=(name, s.step_index, s.doc, source, model_dir, payload_dir,
+                                                  cancel, deadline), daemon=True) for s in wave]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+        finally:
+            if held:
+                host.release(name)
 
         # 4. The outcome.
         if name in self._interrupted:
@@ -264,6 +323,14 @@ class JobRunner:
         ec = doc["EndpointConfiguration"]
         itype = self.catalog.get(ec["InstanceType"])
         count = int(ec.get("InitialInstanceCount") or 1)
+        from infrec.executors.devices import accelerator_refusal, host_devices
+
+        refusal = accelerator_refusal(
+            itype, self.executor.devices() if hasattr(self.executor, "devices") else host_devices(), count)
+        if refusal:  # no figure from the wrong hardware (_run refuses these before waves; this guards)
+            self.repo.update_step(name, index, status=states.FAILED, ended=True, Progress=None,
+                                  FailureReason=refusal[:1024])
+            return
         try:
             scale = self.scale_for(itype, count)
         except ValueError as exc:
