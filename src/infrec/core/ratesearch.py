@@ -57,13 +57,17 @@ class TrialOutcome:
 
     ``target_rps``: the offered rate; ``achieved_rps``: successful responses per second over the
     steady part of the trial; ``error_rate``: failed / sent (0..1); ``latency_ms``: latency at the
-    job's percentile (NaN when nothing was answered).
+    job's percentile (NaN when nothing was answered). ``verdict``, when given, is the caller's own
+    judgement ('' = passed, else why it failed, as ``infrec.core.trial.judge`` gives it) and
+    replaces the search's simple rules: the caller may know more (what was really sent, whether
+    the queue grew).
     """
 
     target_rps: float
     achieved_rps: float
     error_rate: float
     latency_ms: float
+    verdict: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,8 @@ class RateSearch:
 
     def judge(self, outcome: TrialOutcome) -> tuple[bool, str]:
         """(passed, why-not): why is 'errors', 'latency', 'throughput' or '' when it passed."""
+        if outcome.verdict is not None:
+            return outcome.verdict == "", outcome.verdict
         if not (outcome.error_rate < self.max_error_rate):
             return False, "errors"
         if self.latency_limit_ms is not None and not (outcome.latency_ms <= self.latency_limit_ms):

@@ -43,6 +43,7 @@ class EndpointSpec:
     scale: float = 1.0
     command: list[str] | None = None
     setup_deadline_s: float = 120.0
+    memory_limit_bytes: int | None = None
 
     @property
     def vcpus(self) -> float:
@@ -51,7 +52,10 @@ class EndpointSpec:
 
     @property
     def memory_bytes(self) -> int:
-        """Memory each instance may use."""
+        """Memory each instance may use: `memory_limit_bytes` when the emulation policy set it
+        (it does not scale memory with CPU), else the type's memory at `scale`."""
+        if self.memory_limit_bytes is not None:
+            return self.memory_limit_bytes
         return int(self.instance_type.memory_gib * self.scale * 1024**3)
 
 

@@ -1,32 +1,58 @@
 """Measuring one endpoint configuration: start it, drive traffic, sample utilisation, stop it.
 
-Default jobs search for the highest open-loop rate the endpoint sustains (errors < 1 %, achieved
-rate close to the offered one, latency within the threshold when one is given): an open loop does
-not slow down when the server does, so queueing shows up as latency instead of being hidden.
-Advanced jobs replay the job's own TrafficPattern with its StoppingConditions.
+Default jobs search for the highest open-loop rate the endpoint sustains, then confirm it in a
+hold; Advanced jobs replay the job's own TrafficPattern with its StoppingConditions. The rules a
+trial is judged by, and when a hold is sure enough, are pure and live in ``infrec.core.trial``;
+how emulated sizes are run and read back is ``infrec.core.emulation``. This module does the I/O.
+
+One trial (``_Trial.run``):
+
+1. **Drain.** Single requests, one at a time, until one comes back near the unloaded latency: the
+   endpoint has worked off whatever an earlier (overloaded) trial left queued. Then a short settle.
+   Without this, the backlog of one overloaded trial fails every lower rate after it.
+2. **Warm-up** (the first second) is discarded from both the rate and the latency; so is the last
+   window, which holds the answers drained after the offered load stopped.
+3. **Verdict** on the measured windows (``core.trial.judge``): completed ≥ 97 % of what was sent,
+   errors < 1 %, latency within the limit, no growing queue.
+4. **The generator is checked.** A trial whose load generator ran above ~85 % of its CPUs
+   measured the generator; it is rerun with more generator processes, or the step fails saying so.
+
+The search (``core.ratesearch``) brackets the highest passing rate; the **hold** then runs at it in
+batches until the 95 % interval of throughput is within ±3 % and of the latency percentile within
+±10 % (or the cap, which is reported). MaxInvocations, its interval and the latency come from the
+hold. A hold that fails steps down 5 % and holds again.
 """
 
 from __future__ import annotations
 
+import http.client
+import math
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from infrec.core.catalog import InstanceType
+from infrec.core import trial as tr
+from infrec.core.confidence import Interval, mean_interval
+from infrec.core.emulation import Emulation
 from infrec.core.ratesearch import RateSearch, TrialOutcome, initial_rate_guess
 from infrec.core.recommend import StepMetrics
-from infrec.core.stats import WindowStats
+from infrec.core.stats import LoadResult, WindowStats
 from infrec.core.traffic import OpenLoop, Phase, Phases, StoppingConditions, from_sagemaker
 from infrec.executors.base import EndpointSpec, EndpointStartError
 from infrec.jobs.model_source import ModelSource
-from infrec.loadgen import load_payloads, run_load
+from infrec.loadgen import histogram, load_payloads, run_load
+from infrec.loadgen.payloads import Payload
 
 PERCENTILES = ("P50", "P90", "P95", "P99")
-MIN_TRIAL_REQUESTS = 40
-MAX_TRIAL_SECONDS = 30.0
+DRAIN_MAX_S = 30.0
+HOLD_STEP_DOWN = 0.95
+HOLD_ATTEMPTS = 3
+ARRIVAL_ENV = "INFREC_ARRIVAL"
 
 
 @dataclass
@@ -36,14 +62,18 @@ class StepMeasurement:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+class GeneratorBound(Exception):
+    """The load generator, not the endpoint, was the limit and no more generator CPUs are free."""
+
+
 class _UsageSampler:
-    """Samples the endpoint's CPU and memory every half second while load runs."""
+    """Samples the endpoint's CPU (percent of its vCPUs) and memory (bytes) every half second."""
 
     def __init__(self, executor: Any, handle: Any) -> None:
         self.executor, self.handle = executor, handle
         self.samples: list[tuple[float, float, float]] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="infrec-usage")
 
     def _loop(self) -> None:
         while not self._stop.wait(0.5):
@@ -53,8 +83,8 @@ class _UsageSampler:
                 continue
             if usage:
                 cpu = sum(u.cpu_percent for u in usage) / len(usage)
-                mem = sum(u.memory_percent for u in usage) / len(usage)
-                self.samples.append((time.monotonic(), cpu, mem))
+                rss = sum(u.rss_bytes for u in usage) / len(usage)
+                self.samples.append((time.monotonic(), cpu, rss))
 
     def __enter__(self) -> _UsageSampler:
         self._thread.start()
@@ -65,6 +95,7 @@ class _UsageSampler:
         self._thread.join(timeout=5)
 
     def between(self, start: float, end: float) -> tuple[float, float]:
+        """(mean CPU percent, mean RSS bytes) over [start, end]."""
         chosen = [s for s in self.samples if start <= s[0] <= end] or self.samples[-3:]
         if not chosen:
             return 0.0, 0.0
@@ -81,136 +112,415 @@ def _latency(stats: Any, percentile: str) -> float:
     return float(getattr(stats, percentile.lower() + "_ms"))
 
 
+def default_arrival() -> str:
+    """Poisson arrivals unless INFREC_ARRIVAL=uniform: real clients do not arrive on a metronome,
+    and evenly spaced requests hide the queueing that bursts cause."""
+    value = os.environ.get(ARRIVAL_ENV, "poisson").strip().lower()
+    return value if value in ("poisson", "uniform") else "poisson"
+
+
 def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSource, environment: dict[str, str],
-                 instance_type: InstanceType, count: int, scale: float, model_dir: Path | None,
-                 payload_dir: Path, job_type: str, input_config: dict[str, Any], stopping: dict[str, Any] | None,
-                 cancel: threading.Event, deadline: float, trial_seconds: float, setup_deadline_s: float,
+                 emulation: Emulation, model_dir: Path | None, payload_dir: Path, job_type: str,
+                 input_config: dict[str, Any], stopping: dict[str, Any] | None, cancel: threading.Event,
+                 deadline: float, trial_seconds: float, setup_deadline_s: float, hold_seconds: float,
                  on_progress: Callable[[dict[str, Any]], None]) -> StepMeasurement:
+    itype, count, scale = emulation.instance_type, emulation.count, emulation.scale
     spec = EndpointSpec(name=f"{job_name}-{index + 1}", image=source.image, model_dir=model_dir,
-                        environment=environment, instance_type=instance_type, instance_count=count, scale=scale,
-                        setup_deadline_s=max(5.0, min(setup_deadline_s, deadline - time.time())))
+                        environment=environment, instance_type=itype, instance_count=count, scale=scale,
+                        setup_deadline_s=max(5.0, min(setup_deadline_s, deadline - time.time())),
+                        memory_limit_bytes=emulation.memory_bytes)
     try:
         handle = executor.start(spec, cancel=cancel)
     except EndpointStartError as exc:
         return StepMeasurement(None, f"endpoint failed to start: {exc}")
     details: dict[str, Any] = {"EmulationScale": scale, "Enforcement": getattr(handle, "enforcement", None),
                                "SetupTimeSeconds": round(handle.setup_time_s, 3)}
+    if emulation.notes:
+        details["EmulationNotes"] = list(emulation.notes)
     try:
         payloads = load_payloads(payload_dir, source.content_types[0], source.content_types)
         if not payloads:
             return StepMeasurement(None, "the sample payload archive holds no request bodies", details)
         percentile, threshold = _percentile_key(stopping)
+        loadgen_cpus = _loadgen_cpus(executor)
         with _UsageSampler(executor, handle) as sampler:
-            if job_type == "Default":
-                outcome = _rate_search(handle.urls, payloads, source.content_types[0], instance_type, scale, count,
-                                       percentile, threshold, cancel, deadline, trial_seconds, on_progress, sampler,
-                                       details)
-            else:
-                outcome = _replay(handle.urls, payloads, source.content_types[0], input_config, stopping,
-                                  percentile, threshold, cancel, deadline, on_progress, sampler, details)
+            try:
+                if job_type == "Default":
+                    outcome = _Search(handle.urls, payloads, source.content_types[0], emulation, percentile,
+                                      threshold, cancel, deadline, trial_seconds, hold_seconds, on_progress,
+                                      sampler, details, loadgen_cpus).run()
+                else:
+                    outcome = _replay(handle.urls, payloads, source.content_types[0], emulation, input_config,
+                                      stopping, percentile, threshold, cancel, deadline, on_progress, sampler,
+                                      details, loadgen_cpus)
+            except GeneratorBound as exc:
+                return StepMeasurement(None, str(exc), details)
         health = executor.health(handle)
         if health:
             return StepMeasurement(None, f"endpoint {health}", details)
         if outcome is None:
             if cancel.is_set():
                 return StepMeasurement(None, "stopped", details)
-            return StepMeasurement(None, "no load level met the constraints (errors < 1 % and the latency "
-                                         "threshold)", details)
-        rps, lat, pcts, err, cpu, mem = outcome
-        details["ErrorRate"] = round(err, 5)
+            why = details.get("NoPassReason") or "errors < 1 %, no growing queue" + (
+                f", {percentile} ≤ {threshold:g} ms" if threshold is not None else "")
+            return StepMeasurement(None, f"no load level met the constraints ({why})", details)
+        details["ErrorRate"] = round(outcome.error_rate, 5)
         metrics = StepMetrics(
-            instance_type=instance_type.name, instance_count=count, environment=environment,
-            max_invocations=rps * 60.0 / scale, model_latency_ms=lat,
-            p50_ms=pcts["P50"], p90_ms=pcts["P90"], p95_ms=pcts["P95"], p99_ms=pcts["P99"],
-            cpu_utilization=cpu, memory_utilization=mem, model_setup_time_s=handle.setup_time_s,
-            error_rate=err, price_per_hour=instance_type.price_per_hour, emulation_scale=scale,
+            instance_type=itype.name, instance_count=count, environment=environment,
+            max_invocations=outcome.full_rps * 60.0, model_latency_ms=outcome.latency_ms,
+            p50_ms=outcome.percentiles["P50"], p90_ms=outcome.percentiles["P90"],
+            p95_ms=outcome.percentiles["P95"], p99_ms=outcome.percentiles["P99"],
+            cpu_utilization=outcome.cpu_percent, memory_utilization=emulation.memory_utilization(outcome.rss_bytes),
+            model_setup_time_s=handle.setup_time_s, error_rate=outcome.error_rate,
+            price_per_hour=itype.price_per_hour, emulation_scale=scale,
         )
         return StepMeasurement(metrics, None, details)
     finally:
         executor.stop(handle)
 
 
-Outcome = tuple[float, float, dict[str, float], float, float, float]
+def _loadgen_cpus(executor: Any) -> list[int] | None:
+    fn = getattr(executor, "loadgen_cpus", None)
+    if fn is None:
+        return None
+    try:
+        cpus = list(fn())
+    except Exception:
+        return None
+    return cpus or None
 
 
-def knee_limit_ms(unloaded_p50_ms: float) -> float:
-    """Without a latency goal, "sustained" still means the queue stays bounded: an open loop just
-    above capacity serves ~97 % of the offered rate for a few seconds while its queue, and so its
-    latency, grows without end. Latency above 4× the unloaded latency (and above it by more than
-    60 ms, one CPU-quota throttling period and then some) marks that overload."""
-    return max(4.0 * unloaded_p50_ms, unloaded_p50_ms + 60.0)
+@dataclass
+class Outcome:
+    full_rps: float                  # successes per second, read back to the full instance
+    latency_ms: float                # at the job's percentile
+    percentiles: dict[str, float]
+    error_rate: float
+    cpu_percent: float
+    rss_bytes: float
 
 
-def _rate_search(urls: list[str], payloads: list[Any], content_type: str, itype: InstanceType, scale: float,
-                 count: int, percentile: str, threshold: float | None, cancel: threading.Event, deadline: float,
-                 trial_seconds: float, on_progress: Callable[[dict[str, Any]], None], sampler: _UsageSampler,
-                 details: dict[str, Any]) -> Outcome | None:
-    # One user, one request at a time: the unloaded latency, from which the first rate is guessed.
-    probe = run_load(urls, payloads, Phases(phases=(Phase(initial_users=1, spawn_rate=0.0, duration_s=1.5),)),
-                     None, deadline_s=15.0, content_type=content_type, cancel=cancel)
-    single_ms = max(probe.total.p50_ms, 0.05) if probe.total.successes else 10.0
-    cpus = max(itype.vcpus * scale * count, 0.05)
-    limit = threshold if threshold is not None else knee_limit_ms(single_ms)
-    details["UnloadedP50Ms"] = round(single_ms, 3)
-    details["LatencyLimitMs"] = round(limit, 3)
-    search = RateSearch(initial_rps=initial_rate_guess(single_ms, cpus), max_rps=200_000.0,
-                        latency_limit_ms=limit, percentile=percentile)
-    trials: list[dict[str, Any]] = []
-    best: Outcome | None = None
-    while (rate := search.next_rate()) is not None:
-        # A trial must hold enough requests to judge a rate: at 2 req/s, four seconds are eight
-        # requests and one late answer reads as a 12 % shortfall.
-        seconds = min(max(trial_seconds, MIN_TRIAL_REQUESTS / rate), MAX_TRIAL_SECONDS)
-        if cancel.is_set() or time.time() + seconds > deadline:
-            break
+@dataclass
+class _TrialRun:
+    verdict: tr.Verdict
+    measured: list[WindowStats]
+    merged: WindowStats
+    result: LoadResult
+    start: float
+    end: float
+    drain_s: float
+
+
+def _plain(w: WindowStats, percentile: str) -> tr.Window:
+    sent = getattr(w, "sent", None)
+    if not sent:  # a generator that does not count sends: the offered rate stands in for them
+        sent = max(w.requests, round(w.target_rate * w.duration_s))
+    lat = _latency(w, percentile) if w.successes else math.nan
+    return tr.Window(seconds=w.duration_s, sent=int(sent), completed=w.requests, errors=w.errors, latency_ms=lat)
+
+
+def _merge(windows: list[WindowStats]) -> WindowStats:
+    merged = histogram.merge_windows(windows)
+    merged.sent = sum(getattr(w, "sent", 0) or 0 for w in windows)  # type: ignore[attr-defined]
+    return merged
+
+
+class _Search:
+    """One Default step: unloaded probe, rate search, hold. Keeps the trial log in `details`."""
+
+    def __init__(self, urls: list[str], payloads: list[Payload], content_type: str, emulation: Emulation,
+                 percentile: str, threshold: float | None, cancel: threading.Event, deadline: float,
+                 trial_seconds: float, hold_seconds: float, on_progress: Callable[[dict[str, Any]], None],
+                 sampler: _UsageSampler, details: dict[str, Any], loadgen_cpus: list[int] | None) -> None:
+        self.urls, self.payloads, self.content_type = urls, payloads, content_type
+        self.emulation = emulation
+        self.percentile, self.threshold = percentile, threshold
+        self.cancel, self.deadline = cancel, deadline
+        self.min_measured_s = max(1.0, trial_seconds)
+        self.hold_seconds = max(hold_seconds, self.min_measured_s)
+        self.on_progress, self.sampler, self.details = on_progress, sampler, details
+        self.loadgen_cpus = loadgen_cpus
+        self.workers = 1
+        self.arrival = default_arrival()
+        self.unloaded_ms = 10.0
+        self.trials: list[dict[str, Any]] = []
+        self.generator_busy_max = 0.0
+        self.seed = 1
+
+    # ------------------------------------------------------------------ whole step
+    def run(self) -> Outcome | None:
+        probe = self._load(Phases(phases=(Phase(initial_users=1, spawn_rate=0.0, duration_s=1.5),)), 15.0)
+        self.unloaded_ms = max(probe.total.p50_ms, 0.05) if probe.total.successes else 10.0
+        cpus = max(self.emulation.vcpus * self.emulation.count, 0.05)
+        self.details.update(UnloadedP50Ms=round(self.unloaded_ms, 3), Arrival=self.arrival)
+        if self.threshold is not None:
+            self.details["LatencyLimitMs"] = self.threshold
+        search = RateSearch(initial_rps=initial_rate_guess(self.unloaded_ms, cpus), max_rps=200_000.0,
+                            percentile=self.percentile)
+        self.details["Trials"] = self.trials
+        try:
+            while (rate := search.next_rate()) is not None:
+                measured = tr.trial_seconds(rate, self.min_measured_s)
+                if self._out_of_time(measured):
+                    break
+                run = self._trial(rate, measured, "search")
+                if run is None:
+                    break
+                v = run.verdict
+                search.record(TrialOutcome(target_rps=rate, achieved_rps=v.achieved_rps, error_rate=v.error_rate,
+                                           latency_ms=v.latency_ms, verdict=v.why))
+            self.details["SearchEndedBy"] = "stopped" if self.cancel.is_set() else (
+                search.reason or ("JobDurationInSeconds" if time.time() >= self.deadline - 1 else "time"))
+            failed = [t.outcome.target_rps for t in search.trials if not t.passed and t.outcome.target_rps > search.lo]
+            self.details["FailedAtInvocations"] = (self.emulation.to_full(min(failed)) * 60.0) if failed else None
+            if search.lo <= 0:
+                whys = sorted({t.why for t in search.trials if not t.passed})
+                if whys:
+                    self.details["NoPassReason"] = "every rate failed on " + ", ".join(whys)
+                return None
+            return self._hold(search.lo)
+        finally:
+            self.details["GeneratorBusyMax"] = round(self.generator_busy_max, 3)
+            self.details["LoadgenWorkers"] = self.workers
+
+    def _out_of_time(self, seconds: float) -> bool:
+        return self.cancel.is_set() or time.time() + tr.WARMUP_S + seconds + 2.0 > self.deadline
+
+    # ------------------------------------------------------------------ hold
+    def _hold(self, rate: float) -> Outcome | None:
+        for attempt in range(1, HOLD_ATTEMPTS + 1):
+            cap = self.hold_seconds
+            if self._out_of_time(min(cap, 3 * self.min_measured_s)):
+                break
+            cap = min(cap, max(self.deadline - time.time() - tr.WARMUP_S - 3.0, self.min_measured_s))
+            per_batch = tr.batch_windows(rate)
+            state: dict[str, Any] = {"hold": tr.HoldState(None, None, False)}
+
+            def enough(measured: list[WindowStats], per_batch: int = per_batch,
+                       state: dict[str, Any] = state) -> bool:
+                batches = [measured[i:i + per_batch] for i in range(0, len(measured) - per_batch + 1, per_batch)]
+                if len(batches) < tr.HOLD_MIN_BATCHES:
+                    return False
+                plain = [_plain(_merge(b), self.percentile) for b in batches]
+                overall = _latency(_merge(measured), self.percentile)
+                state["hold"] = tr.hold_state(plain, overall)
+                state["batches"] = len(batches)
+                return bool(state["hold"].converged)
+
+            run = self._trial(rate, cap, "hold", enough=enough)
+            if run is None:
+                return None
+            if not run.verdict.passed:
+                rate *= HOLD_STEP_DOWN
+                continue
+            # The final state over every measured window (the callback saw all but the last).
+            enough(run.measured)
+            hold: tr.HoldState = state["hold"]
+            ended = "converged" if hold.converged else ("stopped" if self.cancel.is_set() else "cap")
+            return self._outcome(run, rate, hold, int(state.get("batches", 0)), ended, attempt)
+        return None
+
+    def _outcome(self, run: _TrialRun, rate: float, hold: tr.HoldState, batches: int, ended: str,
+                 attempt: int) -> Outcome:
+        emu = self.emulation
+        merged = run.merged
+        secs = sum(w.duration_s for w in run.measured) or 1.0
+        rps = merged.successes / secs
+        lat = _latency(merged, self.percentile)
+        per_minute = 60.0 / emu.scale
+        tput = hold.throughput or Interval(rps, rps, rps, 1)
+        self.details["MaxInvocationsInterval"] = {**tput.scaled(per_minute).to_doc(), "Windows": len(run.measured),
+                                                  "Converged": hold.converged}
+        if hold.latency is not None:
+            self.details["ModelLatencyInterval"] = hold.latency.to_doc()
+        self.details["Hold"] = {"TargetRps": round(rate, 3), "Seconds": round(secs, 2), "Batches": batches,
+                                "EndedBy": ended, "Attempt": attempt,
+                                "ThroughputHalfWidthPercent": round(100 * tput.relative_half_width, 2),
+                                "LatencyHalfWidthPercent": (round(100 * hold.latency.relative_half_width, 2)
+                                                            if hold.latency else None)}
+        cpu, rss = self.sampler.between(run.start, run.end)
+        return Outcome(full_rps=emu.to_full(rps), latency_ms=lat,
+                       percentiles={p: _latency(merged, p) for p in PERCENTILES},
+                       error_rate=run.verdict.error_rate, cpu_percent=cpu, rss_bytes=rss)
+
+    # ------------------------------------------------------------------ one trial
+    def _trial(self, rate: float, measured_s: float, phase: str,
+               enough: Callable[[list[WindowStats]], bool] | None = None) -> _TrialRun | None:
+        """Drain, then offer `rate` for warm-up + `measured_s` (+ the drain window, discarded).
+        Reruns with more generator processes when the generator was the limit."""
+        while True:
+            drain_s = _drain(self.urls, self.payloads[0], self.content_type, self.unloaded_ms,
+                             min(DRAIN_MAX_S, max(self.deadline - time.time(), 1.0)), self.cancel)
+            if self.cancel.is_set():
+                return None
+            run = self._offer(rate, measured_s, phase, enough, drain_s)
+            if run is None:
+                return None
+            res = run.result
+            busy = float(getattr(res, "generator_busy", 0.0) or 0.0)
+            self.generator_busy_max = max(self.generator_busy_max, busy)
+            if not getattr(res, "generator_bound", False):
+                return run
+            self._log(rate, run, phase, verdict="generator")
+            more = self._more_workers(res)
+            if more is None:
+                raise GeneratorBound(
+                    f"the load generator ran at {busy:.0%} of its {getattr(res, 'generator_cpus', self.workers):g} "
+                    f"CPU(s) while offering {rate:,.0f} req/s: the figure would measure the generator, not the "
+                    "endpoint. Give the generator more CPUs (INFREC_LOADGEN_CPUS, or a host with more cores)")
+            self.workers = more
+
+    def _more_workers(self, res: LoadResult) -> int | None:
+        try:
+            from infrec.loadgen import runner as lg
+
+            fn = getattr(lg, "more_workers", None)
+            if fn is not None:
+                more = fn(res, self.loadgen_cpus)
+                return int(more) if more else None
+        except Exception:
+            return None
+        limit = len(self.loadgen_cpus or [])
+        return self.workers * 2 if self.workers * 2 <= limit else None
+
+    def _offer(self, rate: float, measured_s: float, phase: str,
+               enough: Callable[[list[WindowStats]], bool] | None, drain_s: float) -> _TrialRun | None:
+        warm = math.ceil(tr.WARMUP_S)
+        whole = warm + math.ceil(measured_s) + 1         # + the drain window, discarded
+        stop = threading.Event()
+        seen: list[WindowStats] = []
+        why_stopped: list[str] = []
+
+        def on_window(w: WindowStats) -> None:
+            seen.append(w)
+            self.on_progress({"Phase": phase, "TargetRate": rate, "Rate": w.throughput, "P95Ms": w.p95_ms,
+                              "Errors": w.errors})
+            if self.cancel.is_set():
+                why_stopped.append("stopped")
+                stop.set()
+                return
+            measured = seen[warm:]
+            if len(measured) >= 2:
+                failing = tr.clear_failure([_plain(m, self.percentile) for m in measured], self.threshold,
+                                           self.unloaded_ms)
+                if failing:
+                    why_stopped.append(failing)
+                    stop.set()
+                    return
+            if enough is not None and measured and enough(measured):
+                why_stopped.append("enough")
+                stop.set()
+
+        self.seed += 1
         start = time.monotonic()
-        def report(w: WindowStats, r: float = rate) -> None:
-            on_progress({"TargetRate": r, "Rate": w.throughput, "P95Ms": w.p95_ms, "Errors": w.errors})
-
-        res = run_load(urls, payloads, OpenLoop(rate=rate, duration_s=seconds), None,
-                       deadline_s=seconds + 10, content_type=content_type, cancel=cancel, on_window=report)
+        res = self._load(OpenLoop(rate=rate, duration_s=float(whole), arrival=self.arrival,  # type: ignore[arg-type]
+                                  seed=self.seed), whole + 15.0, stop=stop, on_window=on_window)
         end = time.monotonic()
-        # The first second warms connections and caches; judge the steady part.
-        steady = res.windows[1:] if len(res.windows) > 2 else res.windows
-        reqs = sum(w.requests for w in steady)
-        secs = sum(w.duration_s for w in steady) or seconds
-        errors = sum(w.errors for w in steady)
-        achieved = (reqs - errors) / secs if secs else 0.0
-        err_rate = errors / reqs if reqs else 1.0
-        lat = _latency(res.total, percentile)
-        search.record(TrialOutcome(target_rps=rate, achieved_rps=achieved, error_rate=err_rate, latency_ms=lat))
-        trials.append({"TargetRps": round(rate, 2), "AchievedRps": round(achieved, 2),
-                       "ErrorRate": round(err_rate, 4), f"{percentile}Ms": round(lat, 3)})
-        if cancel.is_set():
-            break
-        if search.passed(rate) and (best is None or achieved > best[0]):
-            cpu, mem = sampler.between(start, end)
-            pcts = {p: _latency(res.total, p) for p in PERCENTILES}
-            best = (achieved, lat, pcts, err_rate, cpu, mem)
-    details["Trials"] = trials
-    # "converged" / "max_rps" / "max_trials" / "min_rps" from the search, or why it was cut short.
-    details["SearchEndedBy"] = "stopped" if cancel.is_set() else (
-        search.reason or ("JobDurationInSeconds" if time.time() + trial_seconds > deadline else "unknown"))
-    return best
+        if self.cancel.is_set():
+            return None
+        windows = res.windows
+        # Drop the warm-up, and the last window: it holds the answers drained after sending stopped.
+        measured = windows[warm:-1] if len(windows) > warm + 1 else windows[-1:]
+        if not measured:
+            measured = windows
+        plain = [_plain(w, self.percentile) for w in measured]
+        half = max(1, len(measured) // 2)
+        merged = _merge(measured)
+        first = _latency(_merge(measured[:half]), self.percentile) if len(measured) >= 2 else math.nan
+        second = _latency(_merge(measured[half:]), self.percentile) if len(measured) >= 2 else math.nan
+        verdict = tr.judge(plain, _latency(merged, self.percentile) if merged.successes else math.nan,
+                           first, second, self.unloaded_ms, self.threshold)
+        if why_stopped and why_stopped[0] not in ("enough", "stopped") and verdict.passed:
+            # Cut short as a clear failure: the windows seen say so even if the rest would not.
+            verdict = tr.Verdict(False, why_stopped[0], verdict.achieved_rps, verdict.achieved_ratio,
+                                 verdict.error_rate, verdict.latency_ms, verdict.growth)
+        run = _TrialRun(verdict, measured, merged, res, start, end, drain_s)
+        if not getattr(res, "generator_bound", False):
+            self._log(rate, run, phase)
+        return run
+
+    def _load(self, shape: Any, deadline_s: float, stop: threading.Event | None = None,
+              on_window: Callable[[WindowStats], None] | None = None) -> LoadResult:
+        kwargs: dict[str, Any] = {}
+        if self.loadgen_cpus is not None:
+            kwargs["cpu_ids"] = self.loadgen_cpus
+        return run_load(self.urls, self.payloads, shape, None, deadline_s=deadline_s,
+                        content_type=self.content_type, cancel=stop or self.cancel, on_window=on_window,
+                        workers=self.workers, **kwargs)
+
+    def _log(self, rate: float, run: _TrialRun, phase: str, verdict: str | None = None) -> None:
+        v = run.verdict
+        secs = sum(w.duration_s for w in run.measured) or 1.0
+        sent = sum(_plain(w, self.percentile).sent for w in run.measured)
+        self.trials.append({
+            "Phase": phase, "TargetRps": round(rate, 2), "SentRps": round(sent / secs, 2),
+            "AchievedRps": round(v.achieved_rps, 2), "ErrorRate": round(v.error_rate, 4),
+            f"{self.percentile}Ms": round(v.latency_ms, 3) if not math.isnan(v.latency_ms) else None,
+            "Growth": round(v.growth, 3), "Seconds": round(secs, 2), "DrainSeconds": round(run.drain_s, 2),
+            "GeneratorBusy": round(float(getattr(run.result, "generator_busy", 0.0) or 0.0), 3),
+            "Verdict": verdict or ("pass" if v.passed else v.why)})
 
 
-def _replay(urls: list[str], payloads: list[Any], content_type: str, input_config: dict[str, Any],
-            stopping: dict[str, Any] | None, percentile: str, threshold: float | None, cancel: threading.Event,
-            deadline: float, on_progress: Callable[[dict[str, Any]], None], sampler: _UsageSampler,
-            details: dict[str, Any]) -> Outcome | None:
+def _drain(urls: list[str], payload: Payload, content_type: str, unloaded_ms: float, limit_s: float,
+           cancel: threading.Event) -> float:
+    """Send single requests to every instance until each answers within 3× its unloaded latency
+    (+5 ms): whatever an earlier trial queued has been served. Returns the seconds it took."""
+    start = time.monotonic()
+    end = start + limit_s
+    ok_ms = max(3.0 * unloaded_ms, unloaded_ms + 5.0)
+    body = payload.body
+    ctype = payload.content_type or content_type
+    for url in urls:
+        parts = urlsplit(url)
+        path = parts.path.rstrip("/") + "/invocations"
+        while time.monotonic() < end and not cancel.is_set():
+            t0 = time.monotonic()
+            try:
+                conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80,
+                                                  timeout=max(0.5, end - t0))
+                try:
+                    conn.request("POST", path, body=body, headers={"Content-Type": ctype})
+                    conn.getresponse().read()
+                finally:
+                    conn.close()
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.05)
+                continue
+            if (time.monotonic() - t0) * 1000.0 <= ok_ms:
+                break
+    if not cancel.is_set():
+        time.sleep(tr.SETTLE_S)
+    return time.monotonic() - start
+
+
+def _replay(urls: list[str], payloads: list[Payload], content_type: str, emulation: Emulation,
+            input_config: dict[str, Any], stopping: dict[str, Any] | None, percentile: str,
+            threshold: float | None, cancel: threading.Event, deadline: float,
+            on_progress: Callable[[dict[str, Any]], None], sampler: _UsageSampler, details: dict[str, Any],
+            loadgen_cpus: list[int] | None) -> Outcome | None:
     pattern = input_config.get("TrafficPattern") or {
         "TrafficType": "PHASES", "Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 1, "DurationInSeconds": 30}]}
-    shape = from_sagemaker(pattern)
-    conditions = StoppingConditions.from_sagemaker(stopping) if stopping else None
+    full_shape = from_sagemaker(pattern)
+    shape = emulation.shape(full_shape)
+    conditions = emulation.stopping(StoppingConditions.from_sagemaker(stopping) if stopping else None)
     remaining = max(deadline - time.time(), 1.0)
     t0 = time.monotonic()
+    kwargs: dict[str, Any] = {"cpu_ids": loadgen_cpus} if loadgen_cpus is not None else {}
     res = run_load(urls, payloads, shape, conditions, deadline_s=min(shape.duration_s + 30, remaining),
                    content_type=content_type, cancel=cancel,
                    on_window=lambda w: on_progress({"Users": getattr(w, "users", None), "Rate": w.throughput,
-                                                    "P95Ms": w.p95_ms, "Errors": w.errors}))
+                                                    "P95Ms": w.p95_ms, "Errors": w.errors}), **kwargs)
     details["StopReason"] = res.stop_reason
+    details["GeneratorBusyMax"] = round(float(getattr(res, "generator_busy", 0.0) or 0.0), 3)
+    if emulation.emulated:
+        details["UsersRun"] = {"Full": full_shape.max_users(), "Emulated": shape.max_users()}
+    if getattr(res, "generator_bound", False):
+        raise GeneratorBound(
+            f"the load generator ran at {float(getattr(res, 'generator_busy', 0.0)):.0%} of its CPU(s) during the "
+            "traffic pattern: the figures would measure the generator, not the endpoint. Give the generator "
+            "more CPUs (INFREC_LOADGEN_CPUS, or a host with more cores)")
     windows = res.windows
-    best: Outcome | None = None
+    best: tuple[float, Outcome, list[float]] | None = None
     # Smooth over 3 windows so one lucky second does not become MaxInvocations.
     for i in range(len(windows)):
         group = windows[max(0, i - 2): i + 1]
@@ -223,9 +533,23 @@ def _replay(urls: list[str], payloads: list[Any], content_type: str, input_confi
         lat = max(_latency(w, percentile) for w in group)
         if err_rate >= 0.01 or (threshold is not None and lat > threshold):
             continue
-        rps = (reqs - errors) / secs
-        if best is None or rps > best[0]:
-            cpu, mem = sampler.between(t0 + i - 2, t0 + i + 1)
+        # Each window read back to the full instance by the emulation policy (Little's law bound).
+        full_rates = []
+        for w in group:
+            mid = w.start_s + w.duration_s / 2
+            run_users = w.users or shape.users_at(mid)
+            full_rates.append(emulation.closed_loop_to_full(w.successes / w.duration_s if w.duration_s else 0.0,
+                                                            full_shape.users_at(mid), run_users))
+        rps_full = sum(r * w.duration_s for r, w in zip(full_rates, group, strict=True)) / secs
+        if best is None or rps_full > best[0]:
+            cpu, rss = sampler.between(t0 + i - 2, t0 + i + 1)
             pcts = {p: max(_latency(w, p) for w in group) for p in PERCENTILES}
-            best = (rps, lat, pcts, err_rate, cpu, mem)
-    return best
+            best = (rps_full, Outcome(rps_full, lat, pcts, err_rate, cpu, rss), full_rates)
+    if best is None:
+        return None
+    rates = best[2]
+    if len(rates) >= 2:
+        interval = mean_interval(rates, center=best[0]).scaled(60.0)
+        details["MaxInvocationsInterval"] = {**interval.to_doc(), "Windows": len(rates),
+                                             "Converged": interval.relative_half_width <= tr.HOLD_THROUGHPUT_RHW}
+    return best[1]

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infrec.core import recommend
+from infrec.core import emulation, recommend
 from infrec.core.catalog import Catalog, InstanceType
+from infrec.core.emulation import Emulation
 from infrec.core.plan import BenchmarkPlan, parallel_batches
 from infrec.jobs import states
 from infrec.jobs.measure import StepMeasurement, measure_step
@@ -29,7 +30,6 @@ from infrec.registry.service import RegistryService
 log = logging.getLogger("infrec.jobs")
 
 DEFAULT_JOB_DURATION_S = 7200
-EMULATION_SCALES = (1.0, 0.5, 0.25, 0.125, 0.0625)
 
 
 class JobCancelled(Exception):
@@ -39,18 +39,21 @@ class JobCancelled(Exception):
 @dataclass
 class RunnerOptions:
     allow_emulation: bool = True
-    trial_seconds: float = 4.0
+    trial_seconds: float = 3.0
     setup_deadline_s: float = 120.0
+    hold_seconds: float = 30.0
 
     @classmethod
     def from_env(cls) -> RunnerOptions:
-        """INFREC_TRIAL_SECONDS shortens each rate-search trial (tests, quick looks);
-        INFREC_NO_EMULATION=1 refuses instance types larger than the host instead of emulating them."""
+        """INFREC_TRIAL_SECONDS is the shortest measured part of a rate-search trial (trials run longer
+        when their rate needs it to hold enough requests); INFREC_HOLD_SECONDS caps the confirmation
+        hold; INFREC_NO_EMULATION=1 refuses instance types larger than the host instead of emulating them."""
         import os
 
         return cls(allow_emulation=os.environ.get("INFREC_NO_EMULATION", "") not in ("1", "true"),
-                   trial_seconds=float(os.environ.get("INFREC_TRIAL_SECONDS", "4")),
-                   setup_deadline_s=float(os.environ.get("INFREC_SETUP_DEADLINE_SECONDS", "120")))
+                   trial_seconds=float(os.environ.get("INFREC_TRIAL_SECONDS", "3")),
+                   setup_deadline_s=float(os.environ.get("INFREC_SETUP_DEADLINE_SECONDS", "120")),
+                   hold_seconds=float(os.environ.get("INFREC_HOLD_SECONDS", "30")))
 
 
 class JobRunner:
@@ -275,37 +278,38 @@ class JobRunner:
             self.repo.finish_stop(name)
 
     # ----------------------------------------------------------------- waves
+    def emulation_for(self, itype: InstanceType, count: int, environment: dict[str, str] | None = None) -> Emulation:
+        """How `count` instances of `itype` run on this executor's host (core.emulation's one policy)."""
+        cpus, mem_gib = self.executor.capacity()
+        return emulation.plan(itype, count, cpus, int(mem_gib * 1024**3), environment,
+                              allow_emulation=self.options.allow_emulation)
+
     def scale_for(self, itype: InstanceType, count: int) -> float:
         """The largest emulation fraction at which `count` instances of `itype` fit the host."""
-        cpus, mem_gib = self.executor.capacity()
-        for scale in EMULATION_SCALES:
-            if itype.vcpus * scale * count <= cpus + 1e-9 and itype.memory_gib * scale * count <= mem_gib:
-                if scale < 1.0 and not self.options.allow_emulation:
-                    break
-                return scale
-        raise ValueError(
-            f"{count} × {itype.name} needs {itype.vcpus * count:g} vCPUs and {itype.memory_gib * count:g} GiB; "
-            f"this host can give {cpus:g} vCPUs and {mem_gib:g} GiB. Use a smaller instance type, allow "
-            "emulation at a fraction (the default), or a multi-machine executor")
+        return self.emulation_for(itype, count).scale
 
-    def _cost(self, doc: dict[str, Any]) -> float:
+    def _cost(self, doc: dict[str, Any]) -> tuple[float, float]:
+        """(vCPUs, memory GiB) the step's endpoint will hold at its emulation."""
         ec = doc["EndpointConfiguration"]
         itype = self.catalog.get(ec["InstanceType"])
         count = int(ec.get("InitialInstanceCount") or 1)
         try:
-            return itype.vcpus * self.scale_for(itype, count) * count
+            emu = self.emulation_for(itype, count)
         except ValueError:
-            return float("inf")
+            return float("inf"), float("inf")
+        return emu.vcpus * count, emu.memory_bytes * count / 1024**3
 
     def _waves(self, steps: list[Any], max_parallel: int) -> list[list[BenchmarkPlan]]:
         """Steps that may run side by side: at most MaxParallelOfTests, and only while their vCPUs
         (at the emulation scale each will get) fit the executor's budget together."""
-        cpus, _ = self.executor.capacity()
+        cpus, mem_gib = self.executor.capacity()
         plans = [BenchmarkPlan(index=s.step_index, instance_type=s.doc["EndpointConfiguration"]["InstanceType"],
                                instance_count=int(s.doc["EndpointConfiguration"].get("InitialInstanceCount") or 1))
                  for s in steps]
         cost = {s.step_index: self._cost(s.doc) for s in steps}
-        return parallel_batches(plans, max_parallel, lambda wave: sum(cost[p.index] for p in wave) <= cpus + 1e-9)
+        return parallel_batches(plans, max_parallel,
+                                lambda wave: (sum(cost[p.index][0] for p in wave) <= cpus + 1e-9
+                                              and sum(cost[p.index][1] for p in wave) <= mem_gib + 1e-9))
 
     # ------------------------------------------------------------------ step
     def _run_step_safe(self, name: str, index: int, doc: dict[str, Any], source: ModelSource,
@@ -331,14 +335,15 @@ class JobRunner:
             self.repo.update_step(name, index, status=states.FAILED, ended=True, Progress=None,
                                   FailureReason=refusal[:1024])
             return
-        try:
-            scale = self.scale_for(itype, count)
-        except ValueError as exc:
-            self.repo.update_step(name, index, status=states.FAILED, ended=True, FailureReason=str(exc)[:1024])
-            return
         env = dict(source.environment)
         for p in doc["ModelConfiguration"].get("EnvironmentParameters") or []:
             env[p["Key"]] = p["Value"]
+        try:
+            emu = self.emulation_for(itype, count, env)
+        except ValueError as exc:
+            self.repo.update_step(name, index, status=states.FAILED, ended=True, FailureReason=str(exc)[:1024])
+            return
+        scale = emu.scale
         spec_name = doc["ModelConfiguration"].get("InferenceSpecificationName")
         if spec_name:
             alt = resolve(self.registry, self.repo.get(name).request["InputConfig"], spec_name)
@@ -356,7 +361,7 @@ class JobRunner:
 
         result: StepMeasurement = measure_step(
             executor=self.executor, job_name=name, index=index, source=source, environment=env,
-            instance_type=itype, count=count, scale=scale, model_dir=model_dir, payload_dir=payload_dir,
+            emulation=emu, model_dir=model_dir, payload_dir=payload_dir, hold_seconds=self.options.hold_seconds,
             job_type=req["JobType"], input_config=req["InputConfig"],
             stopping=req.get("StoppingConditions"), cancel=cancel, deadline=deadline,
             trial_seconds=self.options.trial_seconds, setup_deadline_s=self.options.setup_deadline_s,

@@ -1,0 +1,84 @@
+"""Confidence intervals from batch means: how sure a reported figure is.
+
+A load test's per-window figures (throughput, a latency percentile) are neither independent nor
+normal, but means of batches long enough to outlast the queue's memory are close to both, which
+is the standard way simulation and benchmarking practice puts an interval on a steady-state
+mean. The interval is Student's t over those batch means; with the few batches a bounded test
+can afford (5 … 60), t rather than the normal quantile is what keeps the 95 % honest.
+
+The t quantiles come from a small table (two-sided 95 %) instead of scipy: core stays free of
+third-party code, and a table lookup that rounds the degrees of freedom *down* can only widen an
+interval, never flatter it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Two-sided 95 % Student t quantiles by degrees of freedom.
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+        10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110,
+        18: 2.101, 19: 2.093, 20: 2.086, 22: 2.074, 24: 2.064, 26: 2.056, 28: 2.048, 30: 2.042,
+        40: 2.021, 50: 2.009, 60: 2.000, 80: 1.990, 100: 1.984, 120: 1.980}
+_Z95 = 1.960
+
+
+def t95(df: int) -> float:
+    """The two-sided 95 % t quantile for `df` degrees of freedom (table rounded down: wider)."""
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be at least 1, not {df!r}")
+    if df > 120:
+        return _Z95
+    return _T95[max(k for k in _T95 if k <= df)]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its 95 % interval; `n` is the number of batches behind it."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+    level: float = 0.95
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2.0
+
+    @property
+    def relative_half_width(self) -> float:
+        """Half the interval's width relative to the value (inf when the value is 0)."""
+        return self.half_width / abs(self.value) if self.value else math.inf
+
+    def scaled(self, factor: float) -> Interval:
+        """The same interval in other units (e.g. req/s → per minute, emulated → full instance)."""
+        lo, hi = sorted((self.low * factor, self.high * factor))
+        return Interval(self.value * factor, lo, hi, self.n, self.level)
+
+    def overlaps(self, other: Interval) -> bool:
+        return self.low <= other.high and other.low <= self.high
+
+    def to_doc(self) -> dict[str, float | int]:
+        return {"Low": self.low, "High": self.high, "ConfidenceLevel": self.level,
+                "HalfWidthPercent": round(100.0 * self.relative_half_width, 3) if self.value else math.inf,
+                "Batches": self.n}
+
+
+def mean_interval(values: Sequence[float], center: float | None = None) -> Interval:
+    """The 95 % t interval of the mean of `values` (batch means), centred on `center` when given.
+
+    `center` lets a caller put the interval around a better point estimate with the same spread
+    (a percentile from the merged histogram rather than the mean of per-batch percentiles).
+    """
+    xs = [float(v) for v in values if not math.isnan(float(v))]
+    if len(xs) < 2:
+        raise ValueError(f"an interval needs at least 2 batches, got {len(xs)}")
+    mean = sum(xs) / len(xs)
+    var = sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
+    half = t95(len(xs) - 1) * math.sqrt(var / len(xs))
+    mid = mean if center is None else float(center)
+    return Interval(mid, mid - half, mid + half, len(xs))
+
