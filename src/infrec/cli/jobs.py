@@ -79,6 +79,9 @@ def describe(name: str, endpoint_url: str | None = ENDPOINT_OPTION,
     if job.get("FailureReason"):
         console.print(f"[red]failure:[/] {job['FailureReason']}")
     if details:
+        waiting = ((details.get("Result") or {}).get("HostLock") or {}).get("Waiting")
+        if waiting and job["Status"] in ("PENDING", "IN_PROGRESS"):
+            console.print(f"[yellow]{waiting}[/]")
         vpc = (details.get("Result") or {}).get("VpcPreflight")
         if vpc:
             render_vpc(vpc)

@@ -114,8 +114,11 @@ def watch(backend: Backend, job_name: str, timeout_s: float) -> dict[str, Any]:
                         tasks[i] = progress.add_task(label, total=1, info="")
                     info = s["Status"].lower()
                     p = s.get("Progress") or {}
-                    if p:
-                        info += (f"  {p.get('Rate', 0):.0f} req/s"
+                    if p.get("Waiting"):  # another process holds the host (one benchmark at a time)
+                        info += f"  {p['Waiting']}"
+                    elif p:
+                        info += (f"{'  ' + p['Phase'] if p.get('Phase') else ''}"
+                                 + f"  {p.get('Rate', 0):.0f} req/s"
                                  + (f" (target {p['TargetRate']:.0f})" if p.get("TargetRate") else "")
                                  + (f"  p95 {p['P95Ms']:.1f} ms" if p.get("P95Ms") is not None else "")
                                  + f"  errors {p.get('Errors', 0)}")
