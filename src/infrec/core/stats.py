@@ -83,7 +83,20 @@ class WindowStats:
 
 @dataclass
 class LoadResult:
-    """A finished run: windows in time order, their total, why it stopped and what it cost us."""
+    """A finished run: windows in time order, their total, why it stopped and what it cost us.
+
+    The generator's own load, measured from the start of the traffic to its end (the shape's end
+    or the stop; the drain of late answers after it is left out): `generator_cpu_percent` is its
+    CPU time in percent of one CPU, summed over its `workers` processes (so up to 100 × workers;
+    each window's `generator_cpu_percent` is the same measure for that window). `generator_cpus`
+    is how many CPUs it could use, min(workers, the CPUs it was given or this host's), and
+    `generator_busy` its CPU seconds over (traffic seconds × generator_cpus), 0..1.
+    `generator_wait` is, on the busy scale, the time its processes were ready to run but waited
+    for a CPU (other work on its CPUs; 0 where the kernel does not tell). `generator_bound` says
+    busy + wait was above the bound (0.85, or INFREC_LOADGEN_MAX_BUSY): such a run measured the
+    generator, not the endpoint, and is never evidence of capacity. `generator_affinity`
+    is each worker's CPU set as the worker itself saw it after pinning.
+    """
 
     windows: list[WindowStats]
     total: WindowStats
@@ -93,8 +106,16 @@ class LoadResult:
     closed_loop: bool = True
     notes: list[str] = field(default_factory=list)
     start_monotonic: float = 0.0  # time.monotonic() of window 0's start, to line up other records
+    generator_cpus: float = 1.0
+    generator_busy: float = 0.0
+    generator_bound: bool = False
+    generator_wait: float = 0.0
+    generator_affinity: list[list[int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"windows": [w.to_dict() for w in self.windows], "total": self.total.to_dict(),
                 "stop_reason": self.stop_reason, "generator_cpu_percent": self.generator_cpu_percent,
-                "workers": self.workers, "closed_loop": self.closed_loop, "notes": list(self.notes)}
+                "workers": self.workers, "closed_loop": self.closed_loop, "notes": list(self.notes),
+                "generator_cpus": self.generator_cpus, "generator_busy": self.generator_busy,
+                "generator_bound": self.generator_bound, "generator_wait": self.generator_wait,
+                "generator_affinity": [list(a) for a in self.generator_affinity]}

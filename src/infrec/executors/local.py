@@ -176,6 +176,45 @@ class LocalExecutor:
     def capacity(self) -> tuple[float, float]:
         return self.budget.capacity()
 
+    def loadgen_cpus(self) -> list[int]:
+        """The CPUs for the load generator: those of this process's affinity that no endpoint
+        gets (the `reserve_cpus` left out of the budget, or all but `cpus`), so the generator and
+        the endpoints never share a CPU.
+
+        INFREC_LOADGEN_CPUS (a CPU list such as "0", "0-1" or "0,2-3", within this process's
+        affinity) chooses them instead; keeping the endpoints off them is then the operator's
+        part (`cpus`/`reserve_cpus`). Where the budget leaves no CPU over (a 1-CPU host) the
+        answer is the whole affinity: the generator then shares its CPUs with the endpoints,
+        which is logged once per executor and which a caller sees as
+        `set(ex.loadgen_cpus()) & set(ex.budget.cpu_ids)`.
+        """
+        own = sorted(os.sched_getaffinity(0))
+        endpoint = set(self.budget.cpu_ids)
+        raw = os.environ.get("INFREC_LOADGEN_CPUS", "").strip()
+        if raw:
+            chosen: set[int] = set()
+            try:
+                for part in raw.split(","):
+                    lo, dash, hi = part.strip().partition("-")
+                    first, last = int(lo), int(hi) if dash else int(lo)
+                    if not 0 <= first <= last < 65536:
+                        raise ValueError(part)
+                    chosen.update(range(first, last + 1))
+            except ValueError:
+                raise ValueError(f"INFREC_LOADGEN_CPUS={raw!r} must be a CPU list such as 0, 0-1 or 0,2-3") from None
+            if outside := sorted(chosen - set(own)):
+                raise ValueError(f"INFREC_LOADGEN_CPUS names CPUs {outside} that this process may not use "
+                                 f"(its CPUs: {own})")
+            cpus = sorted(chosen)
+        else:
+            cpus = [c for c in own if c not in endpoint] or own
+        shared = sorted(set(cpus) & endpoint)
+        if shared and not getattr(self, "_loadgen_overlap_logged", False):
+            self._loadgen_overlap_logged = True
+            log.warning("the load generator shares CPUs %s with endpoints: no CPU is left over for it "
+                        "(a larger host, or fewer endpoint CPUs via cpus/reserve_cpus, keeps them apart)", shared)
+        return cpus
+
     def start(self, spec: EndpointSpec, cancel: threading.Event | None = None) -> EndpointHandle:
         """Start the endpoint and wait until every instance is healthy. `cancel` (a job being
         stopped) ends the wait within ~50 ms: what started is stopped and EndpointStartError raised."""

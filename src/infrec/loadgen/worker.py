@@ -1,9 +1,10 @@
 """One load-generating worker: an event loop that follows a traffic shape and counts per window.
 
-A worker runs either in a thread of the caller (workers=1) or in its own process (workers>1);
-either way it only talks to the coordinator through a queue of plain tuples and one stop event.
-All workers share one start instant `t0` (CLOCK_MONOTONIC is system-wide), so window k means
-the same second in every worker.
+Every worker runs in its own forked process (`child_main`), pinned to the CPUs it is given, and
+talks to the coordinator (`infrec.loadgen.runner`) through two pipes only: results out as
+length-prefixed `marshal` frames of plain tuples, and a control pipe in ("g" + t0 to start, "s"
+to stop, end-of-file when the coordinator is gone). All workers share one start instant `t0`
+(CLOCK_MONOTONIC is system-wide), so window k means the same second in every worker.
 
 Closed loop: each user sends, waits for the answer (and the think time), sends again; latency
 is measured from the actual send. Open loop: requests are due at intended instants (uniform or
@@ -14,18 +15,30 @@ server stall that delays later sends shows up in their latency (coordinated omis
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import marshal
 import math
+import os
 import random
+import select
+import signal
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from infrec.core.stats import ERROR_KINDS
 from infrec.core.traffic import OpenLoop, Phases, Stairs
 from infrec.loadgen import histogram
 from infrec.loadgen.connection import Connection
+
+try:  # imported here, in the parent, so a forked worker imports nothing
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is a dependency, but stay usable without it
+    uvloop = None  # type: ignore[assignment]
 
 TICK_S = 0.02
 # The open-loop scheduler wakes on event-loop timers with about 1 ms resolution. A request sent
@@ -33,7 +46,16 @@ TICK_S = 0.02
 # latency counts from the actual send; any later send (no free connection, a busy generator, a
 # stalled server holding every connection) counts from the intended instant, as wrk2 does.
 SEND_SLOP_S = 0.002
+# uvloop rounds timers to whole milliseconds: a sleep under 0.5 ms returns at once, so waiting out
+# a sub-millisecond gap would spin the CPU (and read as a busy generator: at 2,000 req/s it spent
+# 77 % of a CPU that way). The open loop therefore sends what is due within EARLY_S, then sleeps
+# at least MIN_SLEEP_S: every send lands within about a millisecond of its instant, inside SEND_SLOP_S.
+EARLY_S = 0.0005
+MIN_SLEEP_S = 0.001
 STOP_DRAIN_S = 0.5
+GO_WAIT_S = 60.0  # a worker that is never told to start leaves on its own
+FRAME = struct.Struct("<I")  # result frames: length, then marshal.dumps(tuple)
+GO = struct.Struct("<cd")  # control: b"g" and t0
 
 
 class StopFlag(Protocol):
@@ -117,6 +139,7 @@ class Worker:
         self.w_errors = dict.fromkeys(ERROR_KINDS, 0)
         self.w_cpu = 0.0
         self.cpu_start = 0.0
+        self.wait_start = 0.0
         self.final_load = 0.0
         self.last_end = 0.0
 
@@ -308,7 +331,7 @@ class Worker:
         while not self.stopping and t < duration:
             now = time.monotonic() - self.t0
             budget = 100_000  # bounded burst per iteration
-            while t <= now and t < duration and budget > 0 and not self.stopping:
+            while t <= now + EARLY_S and t < duration and budget > 0 and not self.stopping:
                 rate = shape.rate_at(t) / n
                 if rate <= 0:
                     t += 0.01
@@ -317,7 +340,8 @@ class Worker:
                 sent += 1
                 budget -= 1
                 t += self.rng.expovariate(rate) if poisson else 1.0 / rate
-            await asyncio.sleep(max(0.0, min(t - (time.monotonic() - self.t0), TICK_S)))
+            gap = t - (time.monotonic() - self.t0)
+            await asyncio.sleep(0.0 if gap <= 0 else min(max(gap, MIN_SLEEP_S), TICK_S))
 
     # ---- main -----------------------------------------------------------------------------
     def _sweep_timeouts(self, now: float) -> None:
@@ -330,12 +354,13 @@ class Worker:
         self.loop = asyncio.get_running_loop()
         self.t0 = t0
         self.cpu_start = self.w_cpu = self.cpu_clock()
+        self.wait_start = run_delay_s()
         await asyncio.sleep(max(0.0, t0 - time.monotonic()))
         shape = self.cfg.shape
         duration = shape.duration_s
         hard_end = t0 + self.cfg.deadline_s
         sched = None if self.closed_loop else self.loop.create_task(self._open_loop())
-        natural = False
+        natural = past_deadline = False
         while True:
             now = time.monotonic()
             if now - t0 >= duration:
@@ -344,6 +369,7 @@ class Worker:
                 break
             if self.stop.is_set() or now >= hard_end:
                 self.stop_time = now
+                past_deadline = now >= hard_end
                 break
             self._flush_until(now)
             if self.closed_loop:
@@ -352,6 +378,10 @@ class Worker:
             await asyncio.sleep(TICK_S)
         if self.win < int(self.stop_time - t0 - 1e-9):
             self._flush_until(self.stop_time - 1e-9)
+        # The generator's own cost, over the traffic only: the drain after it (up to seconds of
+        # waiting for late answers, at almost no CPU) would dilute it exactly when it matters.
+        ran = (self.cpu_clock() - self.cpu_start, max(time.monotonic() - t0, 0.0),
+               max(run_delay_s() - self.wait_start, 0.0))
         self.final_load = (sum(1 for u in self.users if u.active) if self.closed_loop
                            else self._rate_share(self.stop_time - t0 - 1e-6))
         self.stopping = True
@@ -370,30 +400,124 @@ class Worker:
             conn.busy = False
             conn.close()
         await asyncio.sleep(0)
-        self.out.put(("done", self.cfg.index, self.cpu_clock() - self.cpu_start, ""))
+        # ("done", index, CPU seconds, note, seconds since t0, seconds spent waiting for a CPU,
+        # stopped by its own deadline), from t0 to the end of the traffic (the shape's end, or the stop).
+        self.out.put(("done", self.cfg.index, ran[0], "", ran[1], ran[2], past_deadline))
 
 
-def run_in_loop(cfg: WorkerConfig, out: OutQueue, stop: StopFlag, t0: float, cpu_clock: Callable[[], float]) -> None:
-    """Run one worker to completion on a fresh uvloop event loop in the current thread."""
+def run_delay_s() -> float:
+    """Seconds this thread has spent runnable but waiting for a CPU (0 where the kernel does not say)."""
     try:
-        import uvloop
+        with open("/proc/thread-self/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
-        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay usable without it
-        loop = asyncio.new_event_loop()
+
+class PipeOut:
+    """The writing end of a worker's result pipe: one length-prefixed marshal frame per message."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def put(self, item: Any) -> None:
+        data = marshal.dumps(item)
+        view = memoryview(FRAME.pack(len(data)) + data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+
+class ControlStop:
+    """A worker process's stop flag: set by b"s" on the control pipe, by the pipe's end (the
+    coordinator closed it, or died) or by this process being orphaned; polled once a tick."""
+
+    def __init__(self, fd: int, parent: int) -> None:
+        self.fd = fd
+        self.parent = parent
+        self._set = False
+
+    def is_set(self) -> bool:
+        if self._set:
+            return True
+        try:
+            data: bytes | None = os.read(self.fd, 64)
+        except BlockingIOError:
+            data = None
+        except OSError:
+            data = b""
+        if (data is not None and (not data or b"s" in data)) or os.getppid() != self.parent:
+            self._set = True
+        return self._set
+
+
+def _wait_go(fd: int, parent: int) -> float | None:
+    """Block until the coordinator says go (then its t0), stop, goes away, or GO_WAIT_S pass."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    end = time.monotonic() + GO_WAIT_S
+    buf = b""
+    while len(buf) < GO.size:
+        left = end - time.monotonic()
+        if left <= 0 or os.getppid() != parent:
+            return None
+        if not poller.poll(min(left, 1.0) * 1000):
+            continue
+        data = os.read(fd, GO.size - len(buf))
+        buf += data
+        if not data or buf[:1] != b"g":
+            return None
+    return float(GO.unpack(buf)[1])
+
+
+def _reset_signals() -> None:
+    """Drop the parent's Python signal handlers and wakeup fd: they would act on the parent's
+    objects (or write into the parent's event loop) from this process. SIGINT is ignored: a
+    Ctrl-C reaches the coordinator, which stops us through the control pipe."""
+    with contextlib.suppress(ValueError, OSError):
+        signal.set_wakeup_fd(-1)
+    for sig in signal.valid_signals():
+        with contextlib.suppress(ValueError, OSError, TypeError):
+            if callable(signal.getsignal(sig)):
+                signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def child_main(cfg: WorkerConfig, cpus: list[int] | None, ctl_fd: int, out_fd: int, inherited: list[int],
+               parent: int) -> NoReturn:
+    """The whole life of a worker process, called straight after fork; never returns.
+
+    The parent may have many threads, and any of them may have held a lock at the fork, so the
+    child touches nothing of the parent's: no imports (uvloop was imported by the parent), no
+    logging, no parent objects; garbage collection is frozen for what it inherited (a collected
+    parent object's finalizer could talk on the parent's sockets, a database connection's for
+    one); the parent's signal handlers are dropped. It pins itself, says ready, waits for go, runs
+    its event loop and leaves with os._exit, so no parent atexit or finalizer code ever runs here.
+    """
+    code = 0
+    out = PipeOut(out_fd)
     try:
-        loop.run_until_complete(Worker(cfg, out, stop, cpu_clock).run(t0))
-    except Exception as exc:
-        out.put(("error", cfg.index, f"{type(exc).__name__}: {exc}"))
-        out.put(("done", cfg.index, 0.0, ""))
+        gc.freeze()
+        for fd in inherited:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        _reset_signals()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
+        try:
+            out.put(("ready", cfg.index, os.getpid(), sorted(os.sched_getaffinity(0))))
+            t0 = _wait_go(ctl_fd, parent)
+            if t0 is None:
+                out.put(("done", cfg.index, 0.0, "never started", 0.0, 0.0, False))
+            else:
+                os.set_blocking(ctl_fd, False)
+                loop.run_until_complete(Worker(cfg, out, ControlStop(ctl_fd, parent), time.process_time).run(t0))
+        finally:
+            loop.close()
+    except BaseException as exc:
+        code = 1
+        with contextlib.suppress(BaseException):  # the coordinator may be gone
+            out.put(("error", cfg.index, f"{type(exc).__name__}: {exc}"))
+            out.put(("done", cfg.index, 0.0, "", 0.0, 0.0, False))
     finally:
-        loop.close()
-
-
-def process_main(cfg: WorkerConfig, out: Any, stop: Any, go: Any, t0_value: Any) -> None:
-    """Entry point of a worker process: say ready, wait for the common start, run."""
-    out.put(("ready", cfg.index))
-    if not go.wait(60.0):
-        out.put(("done", cfg.index, 0.0, "never started"))
-        return
-    run_in_loop(cfg, out, stop, float(t0_value.value), time.process_time)
+        os._exit(code)
