@@ -47,6 +47,7 @@ class WindowStats:
     users: int = 0
     target_rate: float = 0.0
     generator_cpu_percent: float = 0.0
+    sent: int = 0                   # requests sent in this window (by intended instant)
     histogram: str = field(default="", repr=False)
 
     @property

@@ -47,6 +47,7 @@ from infrec.executors.base import EndpointSpec, EndpointStartError
 from infrec.jobs.model_source import ModelSource
 from infrec.loadgen import histogram, load_payloads, run_load
 from infrec.loadgen.payloads import Payload
+from infrec.loadgen.runner import generator_bound_reason, more_workers
 
 PERCENTILES = ("P50", "P90", "P95", "P99")
 DRAIN_MAX_S = 30.0
@@ -180,14 +181,10 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
 
 
 def _loadgen_cpus(executor: Any) -> list[int] | None:
+    """The executor's CPUs for the load generator (none of its endpoints'); a bad
+    INFREC_LOADGEN_CPUS raises, failing the step with the setting named, rather than unpinning."""
     fn = getattr(executor, "loadgen_cpus", None)
-    if fn is None:
-        return None
-    try:
-        cpus = list(fn())
-    except Exception:
-        return None
-    return cpus or None
+    return (list(fn()) or None) if fn is not None else None
 
 
 @dataclass
@@ -212,17 +209,13 @@ class _TrialRun:
 
 
 def _plain(w: WindowStats, percentile: str) -> tr.Window:
-    sent = getattr(w, "sent", None)
-    if not sent:  # a generator that does not count sends: the offered rate stands in for them
-        sent = max(w.requests, round(w.target_rate * w.duration_s))
+    sent = w.sent
     lat = _latency(w, percentile) if w.successes else math.nan
     return tr.Window(seconds=w.duration_s, sent=int(sent), completed=w.requests, errors=w.errors, latency_ms=lat)
 
 
 def _merge(windows: list[WindowStats]) -> WindowStats:
-    merged = histogram.merge_windows(windows)
-    merged.sent = sum(getattr(w, "sent", 0) or 0 for w in windows)  # type: ignore[attr-defined]
-    return merged
+    return histogram.merge_windows(windows)
 
 
 class _Search:
@@ -357,31 +350,15 @@ class _Search:
             if run is None:
                 return None
             res = run.result
-            busy = float(getattr(res, "generator_busy", 0.0) or 0.0)
+            busy = float(res.generator_busy)
             self.generator_busy_max = max(self.generator_busy_max, busy)
-            if not getattr(res, "generator_bound", False):
+            if not res.generator_bound:
                 return run
             self._log(rate, run, phase, verdict="generator")
-            more = self._more_workers(res)
+            more = more_workers(res, self.loadgen_cpus)
             if more is None:
-                raise GeneratorBound(
-                    f"the load generator ran at {busy:.0%} of its {getattr(res, 'generator_cpus', self.workers):g} "
-                    f"CPU(s) while offering {rate:,.0f} req/s: the figure would measure the generator, not the "
-                    "endpoint. Give the generator more CPUs (INFREC_LOADGEN_CPUS, or a host with more cores)")
+                raise GeneratorBound(generator_bound_reason(res))
             self.workers = more
-
-    def _more_workers(self, res: LoadResult) -> int | None:
-        try:
-            from infrec.loadgen import runner as lg
-
-            fn = getattr(lg, "more_workers", None)
-            if fn is not None:
-                more = fn(res, self.loadgen_cpus)
-                return int(more) if more else None
-        except Exception:
-            return None
-        limit = len(self.loadgen_cpus or [])
-        return self.workers * 2 if self.workers * 2 <= limit else None
 
     def _offer(self, rate: float, measured_s: float, phase: str,
                enough: Callable[[list[WindowStats]], bool] | None, drain_s: float) -> _TrialRun | None:
@@ -435,7 +412,7 @@ class _Search:
             verdict = tr.Verdict(False, why_stopped[0], verdict.achieved_rps, verdict.achieved_ratio,
                                  verdict.error_rate, verdict.latency_ms, verdict.growth)
         run = _TrialRun(verdict, measured, merged, res, start, end, drain_s)
-        if not getattr(res, "generator_bound", False):
+        if not res.generator_bound:
             self._log(rate, run, phase)
         return run
 
@@ -511,14 +488,11 @@ def _replay(urls: list[str], payloads: list[Payload], content_type: str, emulati
                    on_window=lambda w: on_progress({"Users": getattr(w, "users", None), "Rate": w.throughput,
                                                     "P95Ms": w.p95_ms, "Errors": w.errors}), **kwargs)
     details["StopReason"] = res.stop_reason
-    details["GeneratorBusyMax"] = round(float(getattr(res, "generator_busy", 0.0) or 0.0), 3)
+    details["GeneratorBusyMax"] = round(float(res.generator_busy), 3)
     if emulation.emulated:
         details["UsersRun"] = {"Full": full_shape.max_users(), "Emulated": shape.max_users()}
-    if getattr(res, "generator_bound", False):
-        raise GeneratorBound(
-            f"the load generator ran at {float(getattr(res, 'generator_busy', 0.0)):.0%} of its CPU(s) during the "
-            "traffic pattern: the figures would measure the generator, not the endpoint. Give the generator "
-            "more CPUs (INFREC_LOADGEN_CPUS, or a host with more cores)")
+    if res.generator_bound:
+        raise GeneratorBound(generator_bound_reason(res))
     windows = res.windows
     best: tuple[float, Outcome, list[float]] | None = None
     # Smooth over 3 windows so one lucky second does not become MaxInvocations.

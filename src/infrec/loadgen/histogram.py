@@ -65,6 +65,7 @@ def merge_windows(windows: list[WindowStats], start_s: float | None = None) -> W
     kinds = dict.fromkeys(ERROR_KINDS, 0)
     for w in windows:
         out.requests += w.requests
+        out.sent += w.sent
         out.successes += w.successes
         out.bytes_received += w.bytes_received
         for k, v in w.errors_by_kind.items():

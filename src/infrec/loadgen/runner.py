@@ -116,6 +116,7 @@ def _merge_parts(k: int, parts: list[tuple[Any, ...]], closed_loop: bool) -> Win
             hist.decode_and_add(p[8])
         load += p[9]
         cpu += p[10]
+        w.sent += p[11] if len(p) > 11 else 0
     w.errors_by_kind = kinds
     if closed_loop:
         w.users = round(load)

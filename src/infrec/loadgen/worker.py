@@ -134,6 +134,7 @@ class Worker:
         self.win = 0
         self.lat: list[int] = []
         self.w_requests = 0
+        self.sent_by_win: dict[int, int] = {}
         self.w_successes = 0
         self.w_bytes = 0
         self.w_errors = dict.fromkeys(ERROR_KINDS, 0)
@@ -155,6 +156,10 @@ class Worker:
         return best
 
     def submit(self, intended: float, callback: Any) -> None:
+        # Sends are counted in the window of their intended instant, so "completed / sent" over a
+        # span of windows is exact whatever the arrival process offered by chance.
+        k = max(0, int(intended - self.t0))
+        self.sent_by_win[k] = self.sent_by_win.get(k, 0) + 1
         t = self._pick()
         if self.idle[t]:
             self._send(self.idle[t].pop(), intended, callback)
@@ -282,9 +287,14 @@ class Worker:
             load = self.final_load
         elif not self.closed_loop:
             load = self._rate_share(self.win + duration - 1e-6)
+        if self.stopping:  # the last window: every send not yet counted
+            sent = sum(n for k, n in self.sent_by_win.items() if k >= self.win)
+            self.sent_by_win.clear()
+        else:
+            sent = self.sent_by_win.pop(self.win, 0)
         self.out.put(("win", self.cfg.index, self.win, duration, self.w_requests, self.w_successes,
                       dict(self.w_errors), self.w_bytes, histogram.encode(hist) if self.lat else "",
-                      load, cpu - self.w_cpu))
+                      load, cpu - self.w_cpu, sent))
         self.w_cpu = cpu
         self.win += 1
         self.lat = []

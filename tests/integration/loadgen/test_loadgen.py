@@ -206,3 +206,17 @@ def test_payloads_from_a_folder(tmp_path: Path) -> None:
         load_payloads(tmp_path / "missing")
     with pytest.raises(ValueError, match="http://"):
         run_load(["https://example.invalid"], PAYLOADS, OpenLoop(rate=1, duration_s=1), None, deadline_s=1)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sends_are_counted_per_window_exactly(server: Start, workers: int) -> None:
+    # Poisson arrivals offer more or less than the nominal rate by chance; a trial's verdict
+    # (completed / sent) needs what was really sent, window by window.
+    srv = server("--delays-ms", "2")
+    res = run_load([srv.url], PAYLOADS, OpenLoop(rate=200.0, duration_s=3.0, arrival="poisson", seed=3), None,
+                   deadline_s=20, content_type="application/json", workers=workers)
+    assert res.stop_reason == STOP_COMPLETED
+    sent = sum(w.sent for w in res.windows)
+    assert sent == res.total.sent == res.total.requests          # every request sent was answered
+    assert 450 <= sent <= 750
+    assert all(w.sent > 0 for w in res.windows)

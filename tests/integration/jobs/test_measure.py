@@ -1,0 +1,135 @@
+"""One step's measurement on a real endpoint (infrec/synthetic, known service time) under real limits:
+the drain between trials, the emulation bound of Advanced jobs, a generator-bound trial refused."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infrec.core.catalog import Catalog
+from infrec.core.emulation import plan
+from infrec.executors.base import EndpointSpec
+from infrec.executors.local import LocalExecutor
+from infrec.jobs import measure
+from infrec.jobs.model_source import ModelSource
+from infrec.loadgen.payloads import Payload
+
+BODY = b'{"instances": [[1.0, 2.0, 3.0, 4.0]]}'
+
+
+@pytest.fixture
+def executor(tmp_path: Path) -> Iterator[LocalExecutor]:
+    ex = LocalExecutor(tmp_path / "state")
+    try:
+        yield ex
+    finally:
+        ex.reap_orphans()
+
+
+@pytest.fixture
+def payload_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "payloads"
+    folder.mkdir()
+    (folder / "request.json").write_bytes(BODY)
+    return folder
+
+
+def synthetic(ms: float) -> ModelSource:
+    return ModelSource(image="infrec/synthetic", model_data_url=None,
+                       environment={"INFREC_SYNTHETIC_SERVICE_MS": str(ms)}, payload_url="file:///unused",
+                       content_types=["application/json"])
+
+
+def one_request_ms(url: str) -> float:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    t0 = time.monotonic()
+    try:
+        conn.request("POST", "/invocations", body=BODY, headers={"Content-Type": "application/json"})
+        conn.getresponse().read()
+    finally:
+        conn.close()
+    return (time.monotonic() - t0) * 1000.0
+
+
+def test_drain_works_off_the_backlog_an_overloaded_trial_leaves(executor: LocalExecutor) -> None:
+    catalog = Catalog.default()
+    itype = catalog.get("ml.c5.large")                               # 2 vCPUs: 1 here at 0.5×
+    cpus, mem = executor.capacity()
+    emu = plan(itype, 1, cpus, int(mem * 1024**3))
+    spec = EndpointSpec(name="drain", image="infrec/synthetic", model_dir=None,
+                        environment={"INFREC_SYNTHETIC_SERVICE_MS": "20", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
+                        instance_type=itype, scale=min(emu.scale, 1.0 / itype.vcpus),
+                        memory_limit_bytes=emu.memory_bytes)
+    handle = executor.start(spec)
+    try:
+        url = handle.urls[0]
+        unloaded = min(one_request_ms(url) for _ in range(3))
+        # An overloaded trial's leftovers: 60 requests (≥ 1.2 s of work) sent and abandoned.
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        head = (f"POST /invocations HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(BODY)}\r\n\r\n").encode() + BODY
+        socks = []
+        for _ in range(60):
+            s = socket.create_connection((host, int(port)), timeout=5)
+            s.sendall(head)
+            socks.append(s)
+        time.sleep(0.1)
+        backlogged = one_request_ms(url)
+        for s in socks:
+            s.close()
+        for _ in range(60):
+            s = socket.create_connection((host, int(port)), timeout=5)
+            s.sendall(head)
+            socks.append(s)
+        took = measure._drain([url], Payload(BODY, "application/json"), "application/json", unloaded, 30.0,
+                              threading.Event())
+        after = one_request_ms(url)
+        for s in socks:
+            s.close()
+        assert backlogged > 10 * unloaded, (backlogged, unloaded)      # the backlog was real
+        assert took > 0.3                                               # the drain waited it out …
+        assert after <= max(3 * unloaded, unloaded + 5) + 20, (after, unloaded)  # … and left it idle
+    finally:
+        executor.stop(handle)
+
+
+def run_step(executor: LocalExecutor, payload_dir: Path, job_type: str, type_name: str, ms: float,
+             input_config: dict[str, Any] | None = None) -> measure.StepMeasurement:
+    itype = Catalog.default().get(type_name)
+    cpus, mem = executor.capacity()
+    emu = plan(itype, 1, cpus, int(mem * 1024**3))
+    return measure.measure_step(
+        executor=executor, job_name="t", index=0, source=synthetic(ms), environment=synthetic(ms).environment,
+        emulation=emu, model_dir=None, payload_dir=payload_dir, job_type=job_type,
+        input_config=input_config or {}, stopping=None, cancel=threading.Event(), deadline=time.time() + 120,
+        trial_seconds=1.0, setup_deadline_s=30.0, hold_seconds=3.0, on_progress=lambda p: None)
+
+
+def test_one_user_advanced_job_reports_what_one_user_can_send(executor: LocalExecutor, payload_dir: Path) -> None:
+    # ml.c5.xlarge (4 vCPUs) runs at ≤ 0.25× here; one user at 20 ms sends ≤ 50 req/s = 3,000/min on
+    # ANY instance. The old read-back (× 1 / scale) reported four times that.
+    pattern = {"TrafficType": "PHASES",
+               "Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 0, "DurationInSeconds": 6}]}
+    result = run_step(executor, payload_dir, "Advanced", "ml.c5.xlarge", 20.0, {"TrafficPattern": pattern})
+    assert result.metrics is not None, result.failure_reason
+    assert result.metrics.emulation_scale <= 0.25
+    assert 1000 < result.metrics.max_invocations <= 3000 * 1.05, result.metrics.max_invocations
+
+
+def test_generator_bound_trial_is_never_taken_as_capacity(executor: LocalExecutor, payload_dir: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # A bound so low every trial counts as generator-bound: no trial may become MaxInvocations.
+    monkeypatch.setenv("INFREC_LOADGEN_MAX_BUSY", "0.000001")
+    monkeypatch.setenv("INFREC_LOADGEN_CPUS", str(executor.loadgen_cpus()[0]))
+    result = run_step(executor, payload_dir, "Default", "ml.c5.large", 5.0)
+    assert result.metrics is None
+    assert "load generator" in (result.failure_reason or ""), result.failure_reason
+    assert any(t.get("Verdict") == "generator" for t in result.details.get("Trials", [])), result.details
