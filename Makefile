@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck bench-loadgen bench-serving bench-fidelity clean
+.PHONY: demo test lint typecheck bench-loadgen bench-serving bench-fidelity bench-repeatability clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,9 @@ bench-serving: $(STAMP)
 
 bench-fidelity: $(STAMP)
 	$(BIN)/python bench/fidelity.py
+
+bench-repeatability: $(STAMP)
+	$(BIN)/python bench/repeatability.py
 
 clean:
 	rm -rf $(VENV) .infrec .pytest_cache .mypy_cache .ruff_cache
