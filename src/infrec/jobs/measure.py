@@ -44,6 +44,7 @@ from infrec.core.recommend import StepMetrics
 from infrec.core.stats import LoadResult, WindowStats
 from infrec.core.traffic import OpenLoop, Phase, Phases, StoppingConditions, from_sagemaker
 from infrec.executors.base import EndpointSpec, EndpointStartError
+from infrec.executors.pinning import control_plane_on
 from infrec.jobs.model_source import ModelSource
 from infrec.loadgen import histogram, load_payloads, run_load
 from infrec.loadgen.payloads import Payload
@@ -130,6 +131,19 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
                         environment=environment, instance_type=itype, instance_count=count, scale=scale,
                         setup_deadline_s=max(5.0, min(setup_deadline_s, deadline - time.time())),
                         memory_limit_bytes=emulation.memory_bytes)
+    loadgen_cpus = _loadgen_cpus(executor)
+    # The control process (this one) stays on the generator's CPUs, off the endpoint's.
+    with control_plane_on(loadgen_cpus):
+        return _measure(executor, spec, source, environment, emulation, payload_dir, job_type, input_config,
+                        stopping, cancel, deadline, trial_seconds, hold_seconds, on_progress, loadgen_cpus)
+
+
+def _measure(executor: Any, spec: EndpointSpec, source: ModelSource, environment: dict[str, str],
+             emulation: Emulation, payload_dir: Path, job_type: str, input_config: dict[str, Any],
+             stopping: dict[str, Any] | None, cancel: threading.Event, deadline: float, trial_seconds: float,
+             hold_seconds: float, on_progress: Callable[[dict[str, Any]], None],
+             loadgen_cpus: list[int] | None) -> StepMeasurement:
+    itype, count, scale = emulation.instance_type, emulation.count, emulation.scale
     try:
         handle = executor.start(spec, cancel=cancel)
     except EndpointStartError as exc:
@@ -143,7 +157,6 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
         if not payloads:
             return StepMeasurement(None, "the sample payload archive holds no request bodies", details)
         percentile, threshold = _percentile_key(stopping)
-        loadgen_cpus = _loadgen_cpus(executor)
         with _UsageSampler(executor, handle) as sampler:
             try:
                 if job_type == "Default":
@@ -218,6 +231,36 @@ def _merge(windows: list[WindowStats]) -> WindowStats:
     return histogram.merge_windows(windows)
 
 
+class _HoldTracker:
+    """The hold's batches and running latency histogram, fed each window once: the control
+    process must stay light while it measures (re-merging every window every second is not)."""
+
+    def __init__(self, percentile: str, per_batch: int) -> None:
+        self.percentile, self.per_batch = percentile, per_batch
+        self.hist = histogram.new_histogram()
+        self.batches: list[tr.Window] = []
+        self.pending: list[WindowStats] = []
+        self.seen = 0
+
+    def extend(self, measured: list[WindowStats]) -> None:
+        for w in measured[self.seen:]:
+            if w.histogram:
+                self.hist.decode_and_add(w.histogram)
+            self.pending.append(w)
+            if len(self.pending) == self.per_batch:
+                batch = w if self.per_batch == 1 else _merge(self.pending)
+                self.batches.append(_plain(batch, self.percentile))
+                self.pending = []
+        self.seen = max(self.seen, len(measured))
+
+    def state(self) -> tr.HoldState:
+        if len(self.batches) < tr.HOLD_MIN_BATCHES:
+            return tr.HoldState(None, None, False)
+        pct = {"P50": 50.0, "P90": 90.0, "P95": 95.0, "P99": 99.0}[self.percentile.upper()]
+        overall = self.hist.get_value_at_percentile(pct) / 1000.0
+        return tr.hold_state(self.batches, overall)
+
+
 class _Search:
     """One Default step: unloaded probe, rate search, hold. Keeps the trial log in `details`."""
 
@@ -287,18 +330,11 @@ class _Search:
                 break
             cap = min(cap, max(self.deadline - time.time() - tr.WARMUP_S - 3.0, self.min_measured_s))
             per_batch = tr.batch_windows(rate)
-            state: dict[str, Any] = {"hold": tr.HoldState(None, None, False)}
+            live = _HoldTracker(self.percentile, per_batch)
 
-            def enough(measured: list[WindowStats], per_batch: int = per_batch,
-                       state: dict[str, Any] = state) -> bool:
-                batches = [measured[i:i + per_batch] for i in range(0, len(measured) - per_batch + 1, per_batch)]
-                if len(batches) < tr.HOLD_MIN_BATCHES:
-                    return False
-                plain = [_plain(_merge(b), self.percentile) for b in batches]
-                overall = _latency(_merge(measured), self.percentile)
-                state["hold"] = tr.hold_state(plain, overall)
-                state["batches"] = len(batches)
-                return bool(state["hold"].converged)
+            def enough(measured: list[WindowStats], live: _HoldTracker = live) -> bool:
+                live.extend(measured)
+                return live.state().converged
 
             run = self._trial(rate, cap, "hold", enough=enough)
             if run is None:
@@ -306,11 +342,12 @@ class _Search:
             if not run.verdict.passed:
                 rate *= HOLD_STEP_DOWN
                 continue
-            # The final state over every measured window (the callback saw all but the last).
-            enough(run.measured)
-            hold: tr.HoldState = state["hold"]
+            # The final state over exactly the measured windows (the callback also saw the drain window).
+            final = _HoldTracker(self.percentile, per_batch)
+            final.extend(run.measured)
+            hold = final.state()
             ended = "converged" if hold.converged else ("stopped" if self.cancel.is_set() else "cap")
-            return self._outcome(run, rate, hold, int(state.get("batches", 0)), ended, attempt)
+            return self._outcome(run, rate, hold, len(final.batches), ended, attempt)
         return None
 
     def _outcome(self, run: _TrialRun, rate: float, hold: tr.HoldState, batches: int, ended: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from infrec.core.stats import ERROR_KINDS, WindowStats
@@ -40,18 +41,37 @@ def decode(encoded: str) -> HdrHistogram:
     return hist
 
 
+def mean_us(hist: HdrHistogram) -> float:
+    """The histogram's mean from its non-empty buckets only.
+
+    hdrh's own get_mean_value walks all ~23,000 buckets in Python (≈35 ms per call); a window
+    holds a few hundred distinct values, so visiting only those is ~100× cheaper. That CPU is
+    the control process's, which must stay light while it measures an endpoint.
+    """
+    counts = np.ctypeslib.as_array(hist.counts)
+    total = 0
+    weighted = 0.0
+    for i in np.flatnonzero(counts).tolist():
+        n = int(counts[i])
+        v = hist.get_value_from_index(i)
+        weighted += n * (hist.get_lowest_equivalent_value(v) + hist.get_highest_equivalent_value(v)) / 2.0
+        total += n
+    return weighted / total if total else 0.0
+
+
 def fill_latency(stats: WindowStats, hist: HdrHistogram) -> None:
     """Copy percentiles (ms) out of `hist` into `stats` and keep its encoded form for merging."""
     if hist.get_total_count() == 0:
         stats.histogram = ""
         return
     ms = 1000.0
-    stats.p50_ms = hist.get_value_at_percentile(50) / ms
-    stats.p90_ms = hist.get_value_at_percentile(90) / ms
-    stats.p95_ms = hist.get_value_at_percentile(95) / ms
-    stats.p99_ms = hist.get_value_at_percentile(99) / ms
-    stats.p999_ms = hist.get_value_at_percentile(99.9) / ms
-    stats.mean_ms = hist.get_mean_value() / ms
+    pct = hist.get_percentile_to_value_dict([50, 90, 95, 99, 99.9])  # one pass, not five
+    stats.p50_ms = pct[50] / ms
+    stats.p90_ms = pct[90] / ms
+    stats.p95_ms = pct[95] / ms
+    stats.p99_ms = pct[99] / ms
+    stats.p999_ms = pct[99.9] / ms
+    stats.mean_ms = mean_us(hist) / ms
     stats.max_ms = hist.get_max_value() / ms
     stats.min_ms = hist.get_min_value() / ms
     stats.histogram = encode(hist)
