@@ -13,8 +13,11 @@ Why these rules:
   sends for a while, but its queue, and with it every request's wait, grows without end. The
   latency at the job's percentile in the second half of the measured windows against the first
   half shows it: a stable queue (any utilisation below 1) fluctuates around a level, an
-  overloaded one climbs. "Growing" needs both a ratio (×1.5) and an absolute rise (twice the
-  unloaded latency), so a fast model's sub-millisecond jitter never reads as a queue.
+  overloaded one climbs. "Growing" needs both a ratio (×1.5) and an absolute rise of
+  QUEUE_RISE_REQUESTS unloaded latencies — the queue grew by that many requests' worth of work —
+  so the percentile's own noise over a few hundred requests (a few unloaded latencies near
+  saturation) never reads as a queue, while an overload of 2 % over a 4-second trial (a queue
+  grown by ~8 requests at 100 req/s) still does.
 * **Length from the rate.** A trial needs enough requests for its verdict: ``TRIAL_REQUESTS``
   measured requests (so one late answer moves the ratio by 0.25 %), within a floor (the caller's
   minimum) and a ceiling (``MAX_TRIAL_S``); a trial that fails plainly is cut short by
@@ -35,6 +38,7 @@ from infrec.core.confidence import Interval, mean_interval
 MIN_ACHIEVED = 0.97
 MAX_ERROR_RATE = 0.01
 QUEUE_GROWTH_RATIO = 1.5
+QUEUE_RISE_REQUESTS = 4.0
 TRIAL_REQUESTS = 400
 MAX_TRIAL_S = 15.0
 WARMUP_S = 1.0
@@ -84,7 +88,7 @@ def queue_growing(first_half_ms: float, second_half_ms: float, unloaded_ms: floa
     if math.isnan(first_half_ms) or math.isnan(second_half_ms):
         return False
     return (second_half_ms > QUEUE_GROWTH_RATIO * first_half_ms
-            and second_half_ms - first_half_ms > 2.0 * max(unloaded_ms, 0.5))
+            and second_half_ms - first_half_ms > QUEUE_RISE_REQUESTS * max(unloaded_ms, 0.5))
 
 
 def judge(windows: Sequence[Window], latency_ms: float, first_half_ms: float, second_half_ms: float,

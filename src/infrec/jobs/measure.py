@@ -53,7 +53,7 @@ from infrec.loadgen.runner import generator_bound_reason, more_workers
 PERCENTILES = ("P50", "P90", "P95", "P99")
 DRAIN_MAX_S = 30.0
 HOLD_STEP_DOWN = 0.95
-HOLD_ATTEMPTS = 3
+HOLD_ATTEMPTS = 4
 ARRIVAL_ENV = "INFREC_ARRIVAL"
 
 
@@ -314,7 +314,12 @@ class _Search:
                 if whys:
                     self.details["NoPassReason"] = "every rate failed on " + ", ".join(whys)
                 return None
-            return self._hold(search.lo)
+            outcome = self._hold(search.lo)
+            if outcome is None and not self.cancel.is_set():
+                self.details["NoPassReason"] = (
+                    f"the search passed {search.lo:,.1f} req/s in a short trial, but the confirmation hold failed "
+                    f"at it and {HOLD_ATTEMPTS - 1} lower rates (see Trials)")
+            return outcome
         finally:
             self.details["GeneratorBusyMax"] = round(self.generator_busy_max, 3)
             self.details["LoadgenWorkers"] = self.workers
@@ -340,7 +345,13 @@ class _Search:
             if run is None:
                 return None
             if not run.verdict.passed:
-                rate *= HOLD_STEP_DOWN
+                # A search trial is short and can pass by luck right at capacity; the hold is long
+                # and says so. Step down 5 %, or — when it could not keep up — to just under what it
+                # did complete, which is itself a measurement of capacity.
+                lower = rate * HOLD_STEP_DOWN
+                if run.verdict.why == "throughput" and run.verdict.achieved_rps > 0:
+                    lower = min(lower, run.verdict.achieved_rps * tr.MIN_ACHIEVED)
+                rate = lower
                 continue
             # The final state over exactly the measured windows (the callback also saw the drain window).
             final = _HoldTracker(self.percentile, per_batch)
