@@ -263,6 +263,22 @@ def _ties(recs: list[dict[str, Any]], types: list[str]) -> tuple[dict[str, list[
 
 
 # ------------------------------------------------------------------- main
+PREFIX = "infrec-repeatability-"
+
+
+def _remove_stale_folders() -> None:
+    """Folders of earlier runs that were killed outright (SIGKILL leaves no chance to clean up): each
+    run writes its pid into its folder; a folder whose process is gone is removed."""
+    for folder in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
+        try:
+            pid = int((folder / "pid").read_text())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError):
+            continue   # no pid file yet, or not ours to judge
+
+
 def _fmt_interval(iv: Any) -> str:
     if isinstance(iv, dict) and "Low" in iv and "High" in iv:
         return f"{float(iv['Low']):,.0f}–{float(iv['High']):,.0f}"
@@ -288,12 +304,14 @@ def main() -> int:
 
     # SIGTERM (a killed `make`) unwinds like Ctrl-C, so the finally below still stops every endpoint.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    work = Path(tempfile.mkdtemp(prefix="infrec-repeatability-"))
+    _remove_stale_folders()
+    work = Path(tempfile.mkdtemp(prefix=PREFIX))
     services: Any = None
     host_lock: Any = None
     locked = False
     active: list[str] = []
     try:
+        (work / "pid").write_text(str(os.getpid()))
         os.environ.update(INFREC_HOME=str(work / "home"))
         for key in ("INFREC_DATABASE_URL", "INFREC_CATALOG", "INFREC_NO_EMULATION"):
             os.environ.pop(key, None)
@@ -401,6 +419,7 @@ def main() -> int:
                     "true max/min", "error %", "TiedWith"):
             t.add_column(col, justify="right")
         rows = {r["type"]: r for r in map(_step_row, res["steps"])}
+        failures = []
         for itype in types:
             r = rows.get(itype)
             key = (res["model"], itype)
@@ -409,7 +428,8 @@ def main() -> int:
                 per_config.setdefault(key, []).append(None)
                 errors.setdefault(key, []).append(math.inf)
                 why = (r or {}).get("failure") or (r or {}).get("status") or "missing"
-                t.add_row(itype, "-", "FAILED", "-", "-", "-", f"{true_max:,.0f}", "-", str(why)[:50])
+                failures.append(f"  {itype}: {why}")
+                t.add_row(itype, "-", "FAILED", "-", "-", "-", f"{true_max:,.0f}", "-", "-")
                 continue
             err = (r["max"] - true_max) / true_max * 100.0
             per_config.setdefault(key, []).append(float(r["max"]))
@@ -419,6 +439,8 @@ def main() -> int:
                       f"{true_max:,.0f}",
                       f"{err:+.1f}", ", ".join(shown.get(itype, [])) or "-")
         console.print(t)
+        for line in failures:
+            print(line)
 
     t = Table(title=f"summary over {runs} run(s): spread = (max − min) / median of MaxInvocations; "
                     "error against in-process rate × vCPUs")
@@ -458,12 +480,13 @@ def main() -> int:
                     "ok"):
             t.add_column(col, justify="right")
         if r is None or r["max"] is None:
-            t.add_row(adv_type, "-", "FAILED", "-", "-", f"{bound:,.0f}",
-                      str((r or {}).get("failure") or adv.get("failure") or adv["status"])[:60])
+            t.add_row(adv_type, "-", "FAILED", "-", "-", f"{bound:,.0f}", "no")
         else:
             t.add_row(r["type"], f"{vcpus[adv_type]:g} × {r['scale']:g} = {vcpus[adv_type] * r['scale']:g}",
                       f"{r['max']:,}", _fmt_interval(r["interval"]), str(r["latency"]), f"{bound:,.0f}", adv_text)
         console.print(t)
+        if r is None or r["max"] is None:
+            print(f"  {adv_type}: {(r or {}).get('failure') or adv.get('failure') or adv['status']}")
 
     tie_text = "yes" if run_ties and all(run_ties) else "no"
     real_text = f"{real_error:.1f}" if "real" in wanted else "skipped"
