@@ -9,12 +9,15 @@ from infrec.core.traffic import OpenLoop, Phases, Stairs, StoppingConditions, fr
 
 def test_phases_grow_by_spawn_rate_within_each_phase() -> None:
     shape = from_sagemaker({"TrafficType": "PHASES", "Phases": [
-        {"InitialNumberOfUsers": 1, "SpawnRate": 2, "DurationInSeconds": 3},
+        {"InitialNumberOfUsers": 1, "SpawnRate": 120, "DurationInSeconds": 3},
         {"InitialNumberOfUsers": 10, "SpawnRate": 0, "DurationInSeconds": 2}]})
     assert isinstance(shape, Phases)
     assert shape.duration_s == 5
+    # SpawnRate is users per MINUTE (SageMaker's definition): 120/min = 2 per second.
     assert [shape.users_at(t) for t in (0, 0.5, 1, 2.9, 3, 4.9, 5)] == [1, 2, 3, 6, 10, 10, 0]
     assert shape.max_users() == 10
+    one = from_sagemaker({"Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 1, "DurationInSeconds": 120}]})
+    assert [one.users_at(t) for t in (0, 59.9, 60, 119)] == [1, 1, 2, 2]
 
 
 def test_stairs_add_users_per_step() -> None:

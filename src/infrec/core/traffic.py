@@ -30,7 +30,9 @@ def _number(raw: Any, name: str, *, minimum: float = 0.0, integer: bool = False)
 
 @dataclass(frozen=True)
 class Phase:
-    """One SageMaker phase: start with `initial_users`, add `spawn_rate` users per second."""
+    """One SageMaker phase: start with `initial_users`, add `spawn_rate` users per second.
+
+    (SageMaker's SpawnRate is per minute; `from_sagemaker` converts it.)"""
 
     initial_users: int
     spawn_rate: float
@@ -162,7 +164,8 @@ def from_sagemaker(traffic_pattern: dict[str, Any]) -> Phases | Stairs:
             users = _int_field(p, "InitialNumberOfUsers", where, 0)
             spawn = _int_field(p, "SpawnRate", where, 0)
             dur = _int_field(p, "DurationInSeconds", where, 1)
-            phases.append(Phase(users, float(spawn), float(dur)))
+            # SageMaker's SpawnRate is "how many new users to spawn in a minute"; Phase counts per second.
+            phases.append(Phase(users, spawn / 60.0, float(dur)))
         return Phases(tuple(phases))
     if kind == "STAIRS":
         s = traffic_pattern.get("Stairs")

@@ -39,7 +39,7 @@ def _concurrency_at(samples: list[list[float]], t: float) -> int:
 def test_phases_produce_the_specified_users(server: Start) -> None:
     srv = server("--delays-ms", "50")
     shape = from_sagemaker({"TrafficType": "PHASES", "Phases": [
-        {"InitialNumberOfUsers": 1, "SpawnRate": 2, "DurationInSeconds": 3},
+        {"InitialNumberOfUsers": 1, "SpawnRate": 120, "DurationInSeconds": 3},
         {"InitialNumberOfUsers": 4, "SpawnRate": 0, "DurationInSeconds": 2}]})
     res = run_load([srv.url], PAYLOADS, shape, None, deadline_s=20, content_type="application/json")
     assert res.stop_reason == STOP_COMPLETED
@@ -135,7 +135,7 @@ def test_max_invocations_stops_when_reached_and_only_then(server: Start) -> None
 def test_latency_threshold_stops_when_exceeded_and_only_then(server: Start) -> None:
     # One slot of 10 ms: with n users, each request waits about n × 10 ms.
     srv = server("--delays-ms", "10", "--serial")
-    shape = from_sagemaker({"Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 1, "DurationInSeconds": 8}]})
+    shape = from_sagemaker({"Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 60, "DurationInSeconds": 8}]})
     cond = StoppingConditions.from_sagemaker({"ModelLatencyThresholds": [
         {"Percentile": "P95", "ValueInMilliseconds": 45}]})
     res = run_load([srv.url], PAYLOADS, shape, cond, deadline_s=20)
@@ -146,7 +146,7 @@ def test_latency_threshold_stops_when_exceeded_and_only_then(server: Start) -> N
 
 
 def test_flat_invocations_stop_only_when_throughput_stalls(server: Start) -> None:
-    shape = from_sagemaker({"Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 2, "DurationInSeconds": 7}]})
+    shape = from_sagemaker({"Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 120, "DurationInSeconds": 7}]})
     flat = StoppingConditions(flat_invocations="Stop")
     serial = server("--delays-ms", "20", "--serial")  # 50 requests/s whatever the users
     res = run_load([serial.url], PAYLOADS, shape, flat, deadline_s=20)
