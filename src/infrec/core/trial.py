@@ -11,8 +11,9 @@ Why these rules:
   97 % test by luck. Completed / sent over the measured windows is exact.
 * **No growing queue.** An open loop a few percent over capacity still completes ~97 % of what it
   sends for a while, but its queue, and with it every request's wait, grows without end. The
-  latency at the job's percentile in the second half of the measured windows against the first
-  half shows it: a stable queue (any utilisation below 1) fluctuates around a level, an
+  latency at the job's percentile in the last third of the measured windows against the middle
+  third shows it (the first third is the queue settling from the drained start, which near
+  saturation takes seconds): a stable queue (any utilisation below 1) fluctuates around a level, an
   overloaded one climbs. "Growing" needs both a ratio (×1.5) and an absolute rise of
   QUEUE_RISE_REQUESTS unloaded latencies — the queue grew by that many requests' worth of work —
   so the percentile's own noise over a few hundred requests (a few unloaded latencies near

@@ -449,10 +449,13 @@ class _Search:
         if not measured:
             measured = windows
         plain = [_plain(w, self.percentile) for w in measured]
-        half = max(1, len(measured) // 2)
         merged = _merge(measured)
-        first = _latency(_merge(measured[:half]), self.percentile) if len(measured) >= 2 else math.nan
-        second = _latency(_merge(measured[half:]), self.percentile) if len(measured) >= 2 else math.nan
+        # The queue test compares the last third with the middle third: the first third belongs to
+        # the queue's own settling from the drained start (long near saturation), not to a trend.
+        n = len(measured)
+        cut1, cut2 = (n // 3, 2 * n // 3) if n >= 3 else (0, max(1, n // 2))
+        first = _latency(_merge(measured[cut1:cut2]), self.percentile) if n >= 2 else math.nan
+        second = _latency(_merge(measured[cut2:]), self.percentile) if n >= 2 else math.nan
         verdict = tr.judge(plain, _latency(merged, self.percentile) if merged.successes else math.nan,
                            first, second, self.unloaded_ms, self.threshold)
         if why_stopped and why_stopped[0] not in ("enough", "stopped") and verdict.passed:
