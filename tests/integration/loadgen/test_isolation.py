@@ -28,7 +28,14 @@ OWN = sorted(os.sched_getaffinity(0))
 
 
 def _generators(server: TestServer) -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if p.pid != server.proc.pid]
+    """Children started after the test's server: the generator's (not e.g. a session's moto server)."""
+    since = psutil.Process(server.proc.pid).create_time()
+    out = []
+    for p in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if p.pid != server.proc.pid and p.create_time() >= since:
+                out.append(p)
+    return out
 
 
 def _no_generator_left(server: TestServer) -> None:
