@@ -194,8 +194,9 @@ def show_result(backend: Backend, job: dict[str, Any]) -> None:
         if holds is not None:
             console.print(holds)
     if details and any(s.get("EmulationScale", 1.0) < 1.0 for s in details["Steps"]):
-        console.print("[dim]Emulated rows ran at the given fraction of the instance's vCPUs and memory on "
-                      "this host; throughput is scaled back up. See `make bench-fidelity` for the error.[/]")
+        console.print("[dim]Emulated rows ran at the given fraction of the instance's vCPUs (memory is not scaled) "
+                      "on this host; throughput is read back to the full instance by one policy "
+                      "(core/emulation.py). See `make bench-fidelity` for the error.[/]")
 
 
 def _has_intervals(details: Any) -> bool:
