@@ -53,7 +53,7 @@ from infrec.loadgen.runner import generator_bound_reason, more_workers
 PERCENTILES = ("P50", "P90", "P95", "P99")
 DRAIN_MAX_S = 30.0
 HOLD_STEP_DOWN = 0.95
-HOLD_ATTEMPTS = 4
+HOLD_ATTEMPTS = 6
 ARRIVAL_ENV = "INFREC_ARRIVAL"
 
 
