@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -102,3 +104,40 @@ class InfrecServer:
             os.unlink(self.log.name)
         except OSError:
             pass
+
+
+# A process that takes the host lock (path, owner), says "held", releases it on its next input
+# line, says "released", and exits at its next line or when its input closes.
+LOCK_HOLDER = """
+import sys
+from infrec.executors.hostlock import HostLock
+lock = HostLock(sys.argv[1])
+lock.acquire(sys.argv[2])
+print("held", flush=True)
+sys.stdin.readline()
+lock.release(sys.argv[2])
+print("released", flush=True)
+sys.stdin.readline()
+"""
+
+
+class LockHolder:
+    """Another infrec-like process holding the host lock until `release()`."""
+
+    def __init__(self, path: Path, owner: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(path), owner],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "held"
+        self.pid = self.proc.pid
+
+    def release(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("go\n")
+            self.proc.stdin.close()
+        self.proc.wait(10)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)

@@ -31,7 +31,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -222,13 +222,8 @@ class _TrialRun:
 
 
 def _plain(w: WindowStats, percentile: str) -> tr.Window:
-    sent = w.sent
     lat = _latency(w, percentile) if w.successes else math.nan
-    return tr.Window(seconds=w.duration_s, sent=int(sent), completed=w.requests, errors=w.errors, latency_ms=lat)
-
-
-def _merge(windows: list[WindowStats]) -> WindowStats:
-    return histogram.merge_windows(windows)
+    return tr.Window(seconds=w.duration_s, sent=w.sent, completed=w.requests, errors=w.errors, latency_ms=lat)
 
 
 class _HoldTracker:
@@ -248,7 +243,7 @@ class _HoldTracker:
                 self.hist.decode_and_add(w.histogram)
             self.pending.append(w)
             if len(self.pending) == self.per_batch:
-                batch = w if self.per_batch == 1 else _merge(self.pending)
+                batch = w if self.per_batch == 1 else histogram.merge_windows(self.pending)
                 self.batches.append(_plain(batch, self.percentile))
                 self.pending = []
         self.seen = max(self.seen, len(measured))
@@ -398,8 +393,7 @@ class _Search:
             if run is None:
                 return None
             res = run.result
-            busy = float(res.generator_busy)
-            self.generator_busy_max = max(self.generator_busy_max, busy)
+            self.generator_busy_max = max(self.generator_busy_max, res.generator_busy)
             if not res.generator_bound:
                 return run
             self._log(rate, run, phase, verdict="generator")
@@ -449,19 +443,18 @@ class _Search:
         if not measured:
             measured = windows
         plain = [_plain(w, self.percentile) for w in measured]
-        merged = _merge(measured)
+        merged = histogram.merge_windows(measured)
         # The queue test compares the last third with the middle third: the first third belongs to
         # the queue's own settling from the drained start (long near saturation), not to a trend.
         n = len(measured)
         cut1, cut2 = (n // 3, 2 * n // 3) if n >= 3 else (0, max(1, n // 2))
-        first = _latency(_merge(measured[cut1:cut2]), self.percentile) if n >= 2 else math.nan
-        second = _latency(_merge(measured[cut2:]), self.percentile) if n >= 2 else math.nan
+        first = _latency(histogram.merge_windows(measured[cut1:cut2]), self.percentile) if n >= 2 else math.nan
+        second = _latency(histogram.merge_windows(measured[cut2:]), self.percentile) if n >= 2 else math.nan
         verdict = tr.judge(plain, _latency(merged, self.percentile) if merged.successes else math.nan,
                            first, second, self.unloaded_ms, self.threshold)
         if why_stopped and why_stopped[0] not in ("enough", "stopped") and verdict.passed:
             # Cut short as a clear failure: the windows seen say so even if the rest would not.
-            verdict = tr.Verdict(False, why_stopped[0], verdict.achieved_rps, verdict.achieved_ratio,
-                                 verdict.error_rate, verdict.latency_ms, verdict.growth)
+            verdict = replace(verdict, passed=False, why=why_stopped[0])
         run = _TrialRun(verdict, measured, merged, res, start, end, drain_s)
         if not res.generator_bound:
             self._log(rate, run, phase)
@@ -485,7 +478,7 @@ class _Search:
             "AchievedRps": round(v.achieved_rps, 2), "ErrorRate": round(v.error_rate, 4),
             f"{self.percentile}Ms": round(v.latency_ms, 3) if not math.isnan(v.latency_ms) else None,
             "Growth": round(v.growth, 3), "Seconds": round(secs, 2), "DrainSeconds": round(run.drain_s, 2),
-            "GeneratorBusy": round(float(getattr(run.result, "generator_busy", 0.0) or 0.0), 3),
+            "GeneratorBusy": round(run.result.generator_busy, 3),
             "Verdict": verdict or ("pass" if v.passed else v.why)})
 
 
@@ -539,7 +532,7 @@ def _replay(urls: list[str], payloads: list[Payload], content_type: str, emulati
                    on_window=lambda w: on_progress({"Users": getattr(w, "users", None), "Rate": w.throughput,
                                                     "P95Ms": w.p95_ms, "Errors": w.errors}), **kwargs)
     details["StopReason"] = res.stop_reason
-    details["GeneratorBusyMax"] = round(float(res.generator_busy), 3)
+    details["GeneratorBusyMax"] = round(res.generator_busy, 3)
     if emulation.emulated:
         details["UsersRun"] = {"Full": full_shape.max_users(), "Emulated": shape.max_users()}
     if res.generator_bound:

@@ -20,6 +20,8 @@ from infrec.core import emulation, recommend
 from infrec.core.catalog import Catalog, InstanceType
 from infrec.core.emulation import Emulation
 from infrec.core.plan import BenchmarkPlan, parallel_batches
+from infrec.executors.devices import accelerator_refusal, host_devices
+from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
 from infrec.jobs import states
 from infrec.jobs.measure import StepMeasurement, measure_step
 from infrec.jobs.model_source import ModelSource, resolve
@@ -173,9 +175,6 @@ class JobRunner:
                 self.repo.update_step(name, s.step_index, status=states.PENDING, Progress=None)
         # No figure from the wrong hardware: accelerated types whose devices are not here fail at once,
         # before the job waits for the host.
-        from infrec.executors.devices import accelerator_refusal, host_devices
-        from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
-
         devices = self.executor.devices() if hasattr(self.executor, "devices") else host_devices()
         for s in list(todo):
             ec = s.doc["EndpointConfiguration"]
@@ -284,10 +283,6 @@ class JobRunner:
         return emulation.plan(itype, count, cpus, int(mem_gib * 1024**3), environment,
                               allow_emulation=self.options.allow_emulation)
 
-    def scale_for(self, itype: InstanceType, count: int) -> float:
-        """The largest emulation fraction at which `count` instances of `itype` fit the host."""
-        return self.emulation_for(itype, count).scale
-
     def _cost(self, doc: dict[str, Any]) -> tuple[float, float]:
         """(vCPUs, memory GiB) the step's endpoint will hold at its emulation."""
         ec = doc["EndpointConfiguration"]
@@ -327,14 +322,6 @@ class JobRunner:
         ec = doc["EndpointConfiguration"]
         itype = self.catalog.get(ec["InstanceType"])
         count = int(ec.get("InitialInstanceCount") or 1)
-        from infrec.executors.devices import accelerator_refusal, host_devices
-
-        refusal = accelerator_refusal(
-            itype, self.executor.devices() if hasattr(self.executor, "devices") else host_devices(), count)
-        if refusal:  # no figure from the wrong hardware (_run refuses these before waves; this guards)
-            self.repo.update_step(name, index, status=states.FAILED, ended=True, Progress=None,
-                                  FailureReason=refusal[:1024])
-            return
         env = dict(source.environment)
         for p in doc["ModelConfiguration"].get("EnvironmentParameters") or []:
             env[p["Key"]] = p["Value"]

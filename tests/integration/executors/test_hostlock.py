@@ -17,19 +17,7 @@ from pathlib import Path
 import pytest
 
 from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout, default_path
-
-# A process that takes the lock for `owner`, says "held", and releases it on its next input line.
-HOLDER = """
-import sys
-from infrec.executors.hostlock import HostLock
-lock = HostLock(sys.argv[1])
-lock.acquire(sys.argv[2])
-print("held", flush=True)
-sys.stdin.readline()
-lock.release(sys.argv[2])
-print("released", flush=True)
-sys.stdin.readline()
-"""
+from tests.helpers import LOCK_HOLDER
 
 # A process that tries for the lock until a deadline and prints what happened.
 CONTENDER = """
@@ -53,7 +41,7 @@ def lock_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def holder(lock_path: Path) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock_path), "job-a"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(lock_path), "job-a"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "held"

@@ -25,45 +25,12 @@ import pytest
 from infrec.core.catalog import Catalog
 from infrec.executors.devices import HostDevices, accelerator_refusal, detect, host_devices
 from infrec.jobs.service import DEFAULT_INSTANCE_TYPES
-from tests.helpers import InfrecServer
+from tests.helpers import InfrecServer, LockHolder
 from tests.integration.jobs.conftest import endpoint_processes, job_env, wait_no_endpoints
 
 ROLE = "arn:aws:iam::000000000000:role/infrec"
 EXE = str(Path(sys.executable).parent / "infrec")
 T4 = json.dumps({"nvidia": [{"name": "NVIDIA T4", "memory_gib": 16}]})
-
-HOLDER = """
-import sys
-from infrec.executors.hostlock import HostLock
-lock = HostLock(sys.argv[1])
-lock.acquire(sys.argv[2])
-print("held", flush=True)
-sys.stdin.readline()
-lock.release(sys.argv[2])
-"""
-
-
-class Holder:
-    """Another infrec-like process holding the host lock until `release()`."""
-
-    def __init__(self, path: Path, owner: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), owner], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "held"
-        self.pid = self.proc.pid
-
-    def release(self) -> None:
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write("go\n")
-            self.proc.stdin.flush()
-        self.proc.wait(10)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-
 
 @pytest.fixture
 def lock_path(tmp_path: Path) -> Path:
@@ -76,8 +43,8 @@ def server_env(tmp_path: Path, lock_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def holder(lock_path: Path) -> Iterator[Holder]:
-    h = Holder(lock_path, "other-job")
+def holder(lock_path: Path) -> Iterator[LockHolder]:
+    h = LockHolder(lock_path, "other-job")
     try:
         yield h
     finally:
@@ -142,7 +109,7 @@ def _wait_waiting(env: dict[str, str], name: str, timeout: float = 60) -> dict[s
 # ---------------------------------------------------------------------------------------- job flow
 
 def test_gpu_step_refused_cpu_step_runs_after_the_host_frees(
-        tmp_path: Path, payload_archive: Path, server_env: dict[str, str], holder: Holder) -> None:
+        tmp_path: Path, payload_archive: Path, server_env: dict[str, str], holder: LockHolder) -> None:
     home = tmp_path / "home"
     srv = InfrecServer(server_env)
     try:
@@ -182,7 +149,7 @@ def test_gpu_step_refused_cpu_step_runs_after_the_host_frees(
 
 
 def test_matching_gpu_not_refused_stop_and_deadline_while_waiting(
-        tmp_path: Path, payload_archive: Path, server_env: dict[str, str], holder: Holder) -> None:
+        tmp_path: Path, payload_archive: Path, server_env: dict[str, str], holder: LockHolder) -> None:
     home = tmp_path / "home"
     env = {**server_env, "INFREC_HOST_DEVICES": T4}  # this host declares one T4, no Neuron device
     srv = InfrecServer(env)
