@@ -40,7 +40,7 @@ from infrec.core import trial as tr
 from infrec.core.confidence import Interval, mean_interval
 from infrec.core.emulation import Emulation
 from infrec.core.ratesearch import RateSearch, TrialOutcome, initial_rate_guess
-from infrec.core.recommend import StepMetrics
+from infrec.core.recommend import StepMetrics, latency_objective
 from infrec.core.stats import LoadResult, WindowStats
 from infrec.core.traffic import OpenLoop, Phase, Phases, StoppingConditions, from_sagemaker
 from infrec.executors.base import EndpointSpec, EndpointStartError
@@ -104,12 +104,6 @@ class _UsageSampler:
         return (sum(s[1] for s in chosen) / len(chosen), sum(s[2] for s in chosen) / len(chosen))
 
 
-def _percentile_key(stopping: dict[str, Any] | None) -> tuple[str, float | None]:
-    for t in (stopping or {}).get("ModelLatencyThresholds") or []:
-        return str(t.get("Percentile") or "P95"), float(t["ValueInMilliseconds"])
-    return "P95", None
-
-
 def _latency(stats: Any, percentile: str) -> float:
     return float(getattr(stats, percentile.lower() + "_ms"))
 
@@ -156,7 +150,7 @@ def _measure(executor: Any, spec: EndpointSpec, source: ModelSource, environment
         payloads = load_payloads(payload_dir, source.content_types[0], source.content_types)
         if not payloads:
             return StepMeasurement(None, "the sample payload archive holds no request bodies", details)
-        percentile, threshold = _percentile_key(stopping)
+        percentile, threshold = latency_objective(stopping)
         with _UsageSampler(executor, handle) as sampler:
             try:
                 if job_type == "Default":
@@ -462,12 +456,9 @@ class _Search:
 
     def _load(self, shape: Any, deadline_s: float, stop: threading.Event | None = None,
               on_window: Callable[[WindowStats], None] | None = None) -> LoadResult:
-        kwargs: dict[str, Any] = {}
-        if self.loadgen_cpus is not None:
-            kwargs["cpu_ids"] = self.loadgen_cpus
         return run_load(self.urls, self.payloads, shape, None, deadline_s=deadline_s,
                         content_type=self.content_type, cancel=stop or self.cancel, on_window=on_window,
-                        workers=self.workers, **kwargs)
+                        workers=self.workers, cpu_ids=self.loadgen_cpus)
 
     def _log(self, rate: float, run: _TrialRun, phase: str, verdict: str | None = None) -> None:
         v = run.verdict
@@ -526,11 +517,10 @@ def _replay(urls: list[str], payloads: list[Payload], content_type: str, emulati
     conditions = emulation.stopping(StoppingConditions.from_sagemaker(stopping) if stopping else None)
     remaining = max(deadline - time.time(), 1.0)
     t0 = time.monotonic()
-    kwargs: dict[str, Any] = {"cpu_ids": loadgen_cpus} if loadgen_cpus is not None else {}
     res = run_load(urls, payloads, shape, conditions, deadline_s=min(shape.duration_s + 30, remaining),
                    content_type=content_type, cancel=cancel,
                    on_window=lambda w: on_progress({"Users": getattr(w, "users", None), "Rate": w.throughput,
-                                                    "P95Ms": w.p95_ms, "Errors": w.errors}), **kwargs)
+                                                    "P95Ms": w.p95_ms, "Errors": w.errors}), cpu_ids=loadgen_cpus)
     details["StopReason"] = res.stop_reason
     details["GeneratorBusyMax"] = round(res.generator_busy, 3)
     if emulation.emulated:
