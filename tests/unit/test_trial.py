@@ -102,3 +102,11 @@ def test_search_follows_the_callers_verdict() -> None:
     assert not s.record(TrialOutcome(100.0, 100.0, 0.0, 5.0, verdict="queue"))
     assert s.trials[-1].why == "queue"
     assert s.record(TrialOutcome(s.next_rate() or 0.0, 50.0, 0.0, 5.0, verdict=""))
+
+
+def test_a_capacity_hint_below_a_pass_does_not_collapse_the_bracket() -> None:
+    s = RateSearch(initial_rps=100.0, max_rps=10_000.0)
+    assert s.record(TrialOutcome(100.0, 100.0, 0.0, 5.0, verdict=""))
+    # 200 offered, 97 completed: below the 100 that passed — noise, not a capacity of 100.
+    assert not s.record(TrialOutcome(200.0, 97.0, 0.0, 5.0, verdict="throughput"))
+    assert s.hi == 200.0 and s.next_rate() == 150.0

@@ -158,9 +158,12 @@ class RateSearch:
             self.lo = max(self.lo, target)
         else:
             bound = target
-            if self.use_achieved and why == "throughput" and outcome.achieved_rps > 0:
-                hinted = outcome.achieved_rps / self.min_achieved_ratio < bound
-                bound = min(bound, outcome.achieved_rps / self.min_achieved_ratio)
+            hint = outcome.achieved_rps / self.min_achieved_ratio
+            # A capacity hint at or below a rate that already passed contradicts that pass (a slow
+            # moment of the host, not the endpoint's capacity): it must not collapse the bracket.
+            if self.use_achieved and why == "throughput" and outcome.achieved_rps > 0 and hint > self.lo:
+                hinted = hint < bound
+                bound = min(bound, hint)
             bound = max(bound, self.lo)
             self.hi = bound if self.hi is None else min(self.hi, bound)
         self._advance(ok, target, hinted)
