@@ -110,3 +110,20 @@ def test_a_capacity_hint_below_a_pass_does_not_collapse_the_bracket() -> None:
     # 200 offered, 97 completed: below the 100 that passed — noise, not a capacity of 100.
     assert not s.record(TrialOutcome(200.0, 97.0, 0.0, 5.0, verdict="throughput"))
     assert s.hi == 200.0 and s.next_rate() == 150.0
+
+
+def test_saturating_users_keep_a_queue_behind_every_slot() -> None:
+    assert tr.saturating_users(1, 1) == tr.SATURATION_USERS_PER_SLOT
+    assert tr.saturating_users(2, 3) == tr.SATURATION_USERS_PER_SLOT * 6
+    assert tr.saturating_users(10_000, 1) == tr.MAX_SATURATION_USERS
+    with pytest.raises(ValueError, match="at least 1"):
+        tr.saturating_users(0, 1)
+
+
+def test_saturation_is_littles_law_queueing() -> None:
+    # 4 users on one 10 ms slot wait ~40 ms: queued, so the throughput is the capacity.
+    assert tr.saturated(40.0, 10.0)
+    # Spare slots (an I/O-bound server): latency stays near the unloaded one, so more users are needed.
+    assert not tr.saturated(12.0, 10.0)
+    assert not tr.saturated(math.nan, 10.0)
+    assert not tr.saturated(0.0, 10.0)

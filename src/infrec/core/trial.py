@@ -26,6 +26,14 @@ Why these rules:
 * **Hold until sure.** The reported figure comes from a hold at the found rate, in batches of at
   least ``BATCH_REQUESTS`` requests, until the 95 % interval of throughput is within ±3 % and of
   the latency percentile within ±10 %, or a time cap, which is reported.
+* **Capacity is measured, not approached.** Without a latency limit, the highest rate with a
+  bounded queue is, in the limit, the endpoint's capacity; an open loop can only approach it from
+  below, by an amount set by the arrival noise and the host's own speed changes (measured on a
+  2-vCPU VM: −7 … −33 %, different every run). So capacity is measured directly: a closed loop
+  that keeps every server slot busy (``saturating_users``; a queue of requests always waiting,
+  ``saturated`` checks it by Little's law) completes requests at exactly the rate the endpoint can
+  serve. The open-loop hold then runs at ``LATENCY_LOAD`` of it, for the latency a user sees there,
+  and proves the queue is bounded at that load.
 """
 
 from __future__ import annotations
@@ -48,6 +56,10 @@ BATCH_REQUESTS = 50
 HOLD_MIN_BATCHES = 5
 HOLD_THROUGHPUT_RHW = 0.03
 HOLD_LATENCY_RHW = 0.10
+SATURATION_USERS_PER_SLOT = 4
+SATURATION_LATENCY_RATIO = 2.0
+MAX_SATURATION_USERS = 1024
+LATENCY_LOAD = 0.85
 
 
 @dataclass(frozen=True)
@@ -174,3 +186,23 @@ def hold_state(batches: Sequence[Window], overall_latency_ms: float, *,
     converged = (len(batches) >= min_batches and tput is not None and lat is not None
                  and tput.relative_half_width <= throughput_rhw and lat.relative_half_width <= latency_rhw)
     return HoldState(tput, lat, converged)
+
+
+def saturating_users(slots: int, instances: int) -> int:
+    """Closed-loop users that keep `slots` concurrent requests per instance busy with a queue behind
+    each: SATURATION_USERS_PER_SLOT per slot, so a request is always waiting when one finishes
+    (the generator's turnaround never idles the server)."""
+    if slots < 1 or instances < 1:
+        raise ValueError(f"slots and instances must be at least 1, got {slots} and {instances}")
+    return min(MAX_SATURATION_USERS, SATURATION_USERS_PER_SLOT * slots * instances)
+
+
+def saturated(median_latency_ms: float, unloaded_ms: float) -> bool:
+    """Whether a closed loop kept a queue at the server. By Little's law, users = throughput ×
+    latency: when the median latency is at least SATURATION_LATENCY_RATIO × the unloaded one,
+    requests waited for a slot, so the server was never idle for want of work and the throughput
+    is its capacity. Otherwise the server had spare slots (more workers, or an I/O-bound model)
+    and the users must be raised."""
+    if math.isnan(median_latency_ms) or not median_latency_ms > 0:
+        return False
+    return median_latency_ms >= SATURATION_LATENCY_RATIO * max(unloaded_ms, 0.05)

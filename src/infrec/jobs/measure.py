@@ -17,10 +17,23 @@ One trial (``_Trial.run``):
 4. **The generator is checked.** A trial whose load generator ran above ~85 % of its CPUs
    measured the generator; it is rerun with more generator processes, or the step fails saying so.
 
-The search (``core.ratesearch``) brackets the highest passing rate; the **hold** then runs at it in
-batches until the 95 % interval of throughput is within ±3 % and of the latency percentile within
-±10 % (or the cap, which is reported). MaxInvocations, its interval and the latency come from the
-hold. A hold that fails steps down 5 % and holds again.
+A Default step:
+
+1. **Unloaded probe**: one user, for the unloaded latency.
+2. **Capacity**: a closed loop that keeps every server slot busy with a queue behind it (checked by
+   Little's law: the median latency is at least twice the unloaded one, else the users double),
+   held in batches until the 95 % interval of its throughput is within ±3 % (or the cap). That
+   throughput is the endpoint's capacity, measured rather than approached from below.
+3. **Without a latency limit**, MaxInvocations is that capacity (read back to the full instance),
+   with its interval; the open-loop **hold** then runs at 85 % of it (``core.trial.LATENCY_LOAD``)
+   for ModelLatency and the percentiles, and proves the queue is bounded there (a failing hold
+   steps down 5 % and holds again; the load it held at is reported as ``Hold.TargetRps``).
+4. **With a latency limit**, the open-loop search (``core.ratesearch``) brackets the highest rate
+   that meets it, between 0 and the capacity, and the hold at that rate gives MaxInvocations.
+
+When capacity cannot be measured (errors under saturation, a server that never queues within
+``MAX_SATURATION_USERS`` users), the step falls back to the open-loop search and says why in
+``Details.Capacity``.
 """
 
 from __future__ import annotations
@@ -156,7 +169,7 @@ def _measure(executor: Any, spec: EndpointSpec, source: ModelSource, environment
                 if job_type == "Default":
                     outcome = _Search(handle.urls, payloads, source.content_types[0], emulation, percentile,
                                       threshold, cancel, deadline, trial_seconds, hold_seconds, on_progress,
-                                      sampler, details, loadgen_cpus).run()
+                                      sampler, details, loadgen_cpus, server_slots(environment, emulation)).run()
                 else:
                     outcome = _replay(handle.urls, payloads, source.content_types[0], emulation, input_config,
                                       stopping, percentile, threshold, cancel, deadline, on_progress, sampler,
@@ -185,6 +198,18 @@ def _measure(executor: Any, spec: EndpointSpec, source: ModelSource, environment
         return StepMeasurement(metrics, None, details)
     finally:
         executor.stop(handle)
+
+
+def server_slots(environment: dict[str, str], emulation: Emulation) -> int:
+    """Requests one instance serves at once, as far as infrec knows: the model server's workers
+    (SAGEMAKER_MODEL_SERVER_WORKERS, else one per vCPU it gets, the executor's default). Only a
+    starting point: the capacity trial doubles its users until the server queues."""
+    raw = str(environment.get("SAGEMAKER_MODEL_SERVER_WORKERS", "")).strip()
+    try:
+        workers = int(raw) if raw else 0
+    except ValueError:
+        workers = 0
+    return max(1, workers or math.ceil(emulation.vcpus - 1e-9))
 
 
 def _loadgen_cpus(executor: Any) -> list[int] | None:
@@ -242,12 +267,44 @@ class _HoldTracker:
                 self.pending = []
         self.seen = max(self.seen, len(measured))
 
-    def state(self) -> tr.HoldState:
+    def state(self, latency_rhw: float = tr.HOLD_LATENCY_RHW) -> tr.HoldState:
         if len(self.batches) < tr.HOLD_MIN_BATCHES:
             return tr.HoldState(None, None, False)
         pct = {"P50": 50.0, "P90": 90.0, "P95": 95.0, "P99": 99.0}[self.percentile.upper()]
         overall = self.hist.get_value_at_percentile(pct) / 1000.0
-        return tr.hold_state(self.batches, overall)
+        return tr.hold_state(self.batches, overall, latency_rhw=latency_rhw)
+
+
+@dataclass
+class _Capacity:
+    """The saturated closed loop's throughput (emulated successes per second) and its interval,
+    from one or more parts (runs) of it."""
+
+    users: int
+    batches: list[tr.Window]
+    successes: int
+    seconds: float
+    spans: list[tuple[float, float]]   # monotonic (start, end) of each part, for utilisation
+
+    @property
+    def rps(self) -> float:
+        return self.successes / self.seconds if self.seconds else 0.0
+
+    @property
+    def state(self) -> tr.HoldState:
+        lats = [b.latency_ms for b in self.batches if not math.isnan(b.latency_ms)]
+        return tr.hold_state(self.batches, sum(lats) / len(lats) if lats else 1.0, latency_rhw=math.inf)
+
+    @property
+    def interval(self) -> Interval:
+        iv = self.state.throughput
+        if iv is None or len(self.batches) < tr.HOLD_MIN_BATCHES:
+            return Interval(self.rps, self.rps, self.rps, 1)
+        return Interval(self.rps, min(iv.low, self.rps), max(iv.high, self.rps), iv.n)
+
+    def joined(self, other: _Capacity) -> _Capacity:
+        return _Capacity(self.users, self.batches + other.batches, self.successes + other.successes,
+                         self.seconds + other.seconds, self.spans + other.spans)
 
 
 class _Search:
@@ -256,7 +313,8 @@ class _Search:
     def __init__(self, urls: list[str], payloads: list[Payload], content_type: str, emulation: Emulation,
                  percentile: str, threshold: float | None, cancel: threading.Event, deadline: float,
                  trial_seconds: float, hold_seconds: float, on_progress: Callable[[dict[str, Any]], None],
-                 sampler: _UsageSampler, details: dict[str, Any], loadgen_cpus: list[int] | None) -> None:
+                 sampler: _UsageSampler, details: dict[str, Any], loadgen_cpus: list[int] | None,
+                 slots: int = 1) -> None:
         self.urls, self.payloads, self.content_type = urls, payloads, content_type
         self.emulation = emulation
         self.percentile, self.threshold = percentile, threshold
@@ -265,6 +323,7 @@ class _Search:
         self.hold_seconds = max(hold_seconds, self.min_measured_s)
         self.on_progress, self.sampler, self.details = on_progress, sampler, details
         self.loadgen_cpus = loadgen_cpus
+        self.slots = max(1, slots)
         self.workers = 1
         self.arrival = default_arrival()
         self.unloaded_ms = 10.0
@@ -280,10 +339,18 @@ class _Search:
         self.details.update(UnloadedP50Ms=round(self.unloaded_ms, 3), Arrival=self.arrival)
         if self.threshold is not None:
             self.details["LatencyLimitMs"] = self.threshold
-        search = RateSearch(initial_rps=initial_rate_guess(self.unloaded_ms, cpus), max_rps=200_000.0,
-                            percentile=self.percentile)
         self.details["Trials"] = self.trials
         try:
+            capacity = self._capacity()
+            if capacity is not None and self.threshold is None:
+                return self._capacity_outcome(capacity)
+            if capacity is not None:
+                # The latency limit caps the rate somewhere at or below capacity: search [0, capacity].
+                search = RateSearch(initial_rps=capacity.rps * 0.9, max_rps=capacity.interval.high,
+                                    percentile=self.percentile)
+            else:
+                search = RateSearch(initial_rps=initial_rate_guess(self.unloaded_ms, cpus), max_rps=200_000.0,
+                                    percentile=self.percentile)
             while (rate := search.next_rate()) is not None:
                 measured = tr.trial_seconds(rate, self.min_measured_s)
                 if self._out_of_time(measured):
@@ -313,6 +380,113 @@ class _Search:
             self.details["GeneratorBusyMax"] = round(self.generator_busy_max, 3)
             self.details["LoadgenWorkers"] = self.workers
 
+    # ------------------------------------------------------------------ capacity
+    def _capacity_part_s(self) -> float:
+        """Each of the capacity's two parts: a quarter of the hold cap (so both together are half)."""
+        return max(self.min_measured_s, self.hold_seconds / 4)
+
+    def _capacity(self) -> _Capacity | None:
+        """The saturated closed loop's first part (see the module doc), with users doubled until
+        the server queues; None, with the reason in Details.Capacity, when the endpoint's capacity
+        cannot be measured that way."""
+        users = tr.saturating_users(self.slots, self.emulation.count)
+        doc: dict[str, Any] = {}
+        self.details["Capacity"] = doc
+        while True:
+            part = self._capacity_part(users, doubling=True)
+            if part is None:
+                return None
+            if isinstance(part, _Capacity):
+                return part
+            if part == "unsaturated":
+                if users >= tr.MAX_SATURATION_USERS:
+                    doc.update(Users=users, Note=f"the server did not queue with {users} requests in flight "
+                                                 "(median latency under twice the unloaded one); the open-loop "
+                                                 "search finds the rate instead")
+                    return None
+                users = min(users * 2, tr.MAX_SATURATION_USERS)
+                continue
+            doc.update(Users=users, Note=part)
+            return None
+
+    def _capacity_part(self, users: int, doubling: bool = False) -> _Capacity | str | None:
+        """One run of the saturated closed loop: a _Capacity, "unsaturated", another reason it
+        does not count (a string), or None when stopped or out of time."""
+        part_s = self._capacity_part_s()
+        if self._out_of_time(min(part_s, 3 * self.min_measured_s)):
+            if doubling:
+                self.details["Capacity"]["Note"] = "no time left to measure capacity"
+            return None
+        # Batches of ≥ 50 requests, sized from the most the users could complete unloaded.
+        per_batch = tr.batch_windows(min(users, self.slots * self.emulation.count) * 1000.0 / self.unloaded_ms)
+        live = _HoldTracker("P50", per_batch)
+        unsaturated: list[bool] = []
+
+        def enough(measured: list[WindowStats]) -> bool:
+            live.extend(measured)
+            if doubling and len(measured) == 2 and not tr.saturated(histogram.merge_windows(measured).p50_ms,
+                                                                      self.unloaded_ms):
+                unsaturated.append(True)      # more users, at once: this run cannot become capacity
+                return True
+            # One batch more than the minimum: the run's last window is dropped afterwards.
+            return len(live.batches) > tr.HOLD_MIN_BATCHES and live.state(latency_rhw=math.inf).converged
+
+        run = self._trial(0.0, part_s, "capacity", enough=enough, users=users)
+        if run is None:
+            return None
+        median = _latency(run.merged, "P50") if run.merged.successes else math.nan
+        if run.verdict.error_rate >= tr.MAX_ERROR_RATE:
+            return (f"{100 * run.verdict.error_rate:.1f} % errors with {users} requests in flight; the open-loop "
+                    "search finds the rate instead")
+        if unsaturated or not tr.saturated(median, self.unloaded_ms):
+            return "unsaturated" if doubling else (
+                f"the server stopped queueing with {users} requests in flight (median {median:.1f} ms)")
+        final = _HoldTracker("P50", per_batch)
+        final.extend(run.measured)
+        secs = sum(w.duration_s for w in run.measured) or 1.0
+        part = _Capacity(users, final.batches, run.merged.successes, secs, [(run.start, run.end)])
+        doc = self.details["Capacity"]
+        doc.setdefault("Parts", []).append({"Rps": round(part.rps, 3), "Seconds": round(secs, 2),
+                                            "MedianLatencyMs": round(median, 3)})
+        self._describe(part)
+        return part
+
+    def _describe(self, capacity: _Capacity) -> None:
+        iv = capacity.interval
+        self.details["Capacity"].update(
+            Users=capacity.users, Seconds=round(capacity.seconds, 2), Rps=round(capacity.rps, 3),
+            Batches=len(capacity.batches), Converged=capacity.state.converged,
+            HalfWidthPercent=round(100 * iv.relative_half_width, 2))
+
+    def _capacity_outcome(self, capacity: _Capacity) -> Outcome | None:
+        """MaxInvocations = the capacity, measured in two parts around the open-loop hold at
+        LATENCY_LOAD of it (which gives the latency). Two parts apart in time average over the
+        host's own speed changes, and a host that changed speed between them widens the interval
+        instead of hiding in one contiguous run."""
+        emu = self.emulation
+        held = self._hold(capacity.rps * tr.LATENCY_LOAD)
+        if held is None:
+            if not self.cancel.is_set():
+                self.details["NoPassReason"] = (
+                    f"capacity measured {capacity.rps:,.1f} req/s, but the queue did not stay bounded at "
+                    f"{100 * tr.LATENCY_LOAD:.0f} % of it nor at {HOLD_ATTEMPTS - 1} lower loads (see Trials)")
+            return None
+        second = self._capacity_part(capacity.users)
+        if isinstance(second, _Capacity):
+            capacity = capacity.joined(second)
+            self._describe(capacity)
+        elif isinstance(second, str):
+            self.details["Capacity"]["SecondPartNote"] = second
+        per_minute = 60.0 / emu.scale
+        self.details["MaxInvocationsInterval"] = {**capacity.interval.scaled(per_minute).to_doc(),
+                                                  "Converged": capacity.state.converged, "Source": "capacity"}
+        self.details["FailedAtInvocations"] = None
+        # Utilisation at MaxInvocations is the saturated runs', not the lighter latency hold's.
+        samples = [self.sampler.between(a, b) for a, b in capacity.spans]
+        cpu = sum(c for c, _ in samples) / len(samples)
+        rss = max(r for _, r in samples)
+        return replace(held, full_rps=emu.to_full(capacity.rps), cpu_percent=cpu, rss_bytes=max(rss, held.rss_bytes))
+
     def _out_of_time(self, seconds: float) -> bool:
         return self.cancel.is_set() or time.time() + tr.WARMUP_S + seconds + 2.0 > self.deadline
 
@@ -328,7 +502,8 @@ class _Search:
 
             def enough(measured: list[WindowStats], live: _HoldTracker = live) -> bool:
                 live.extend(measured)
-                return live.state().converged
+                # One batch more than the minimum: the run's last window is dropped afterwards.
+                return len(live.batches) > tr.HOLD_MIN_BATCHES and live.state().converged
 
             run = self._trial(rate, cap, "hold", enough=enough)
             if run is None:
@@ -375,29 +550,32 @@ class _Search:
 
     # ------------------------------------------------------------------ one trial
     def _trial(self, rate: float, measured_s: float, phase: str,
-               enough: Callable[[list[WindowStats]], bool] | None = None) -> _TrialRun | None:
-        """Drain, then offer `rate` for warm-up + `measured_s` (+ the drain window, discarded).
-        Reruns with more generator processes when the generator was the limit."""
+               enough: Callable[[list[WindowStats]], bool] | None = None,
+               users: int | None = None) -> _TrialRun | None:
+        """Drain, then offer `rate` (or, given `users`, a closed loop of that many) for warm-up +
+        `measured_s` (+ the drain window, discarded). Reruns with more generator processes when the
+        generator was the limit."""
         while True:
             drain_s = _drain(self.urls, self.payloads[0], self.content_type, self.unloaded_ms,
                              min(DRAIN_MAX_S, max(self.deadline - time.time(), 1.0)), self.cancel)
             if self.cancel.is_set():
                 return None
-            run = self._offer(rate, measured_s, phase, enough, drain_s)
+            run = self._offer(rate, measured_s, phase, enough, drain_s, users)
             if run is None:
                 return None
             res = run.result
             self.generator_busy_max = max(self.generator_busy_max, res.generator_busy)
             if not res.generator_bound:
                 return run
-            self._log(rate, run, phase, verdict="generator")
+            self._log(rate, run, phase, verdict="generator", users=users)
             more = more_workers(res, self.loadgen_cpus)
             if more is None:
                 raise GeneratorBound(generator_bound_reason(res))
             self.workers = more
 
     def _offer(self, rate: float, measured_s: float, phase: str,
-               enough: Callable[[list[WindowStats]], bool] | None, drain_s: float) -> _TrialRun | None:
+               enough: Callable[[list[WindowStats]], bool] | None, drain_s: float,
+               users: int | None = None) -> _TrialRun | None:
         warm = math.ceil(tr.WARMUP_S)
         whole = warm + math.ceil(measured_s) + 1         # + the drain window, discarded
         stop = threading.Event()
@@ -406,8 +584,8 @@ class _Search:
 
         def on_window(w: WindowStats) -> None:
             seen.append(w)
-            self.on_progress({"Phase": phase, "TargetRate": rate, "Rate": w.throughput, "P95Ms": w.p95_ms,
-                              "Errors": w.errors})
+            self.on_progress({"Phase": phase, "TargetRate": rate or None, "Users": users, "Rate": w.throughput,
+                              "P95Ms": w.p95_ms, "Errors": w.errors})
             if self.cancel.is_set():
                 why_stopped.append("stopped")
                 stop.set()
@@ -426,8 +604,13 @@ class _Search:
 
         self.seed += 1
         start = time.monotonic()
-        res = self._load(OpenLoop(rate=rate, duration_s=float(whole), arrival=self.arrival,  # type: ignore[arg-type]
-                                  seed=self.seed), whole + 15.0, stop=stop, on_window=on_window)
+        shape: OpenLoop | Phases
+        if users:
+            shape = Phases(phases=(Phase(initial_users=users, spawn_rate=0.0, duration_s=float(whole)),))
+        else:
+            shape = OpenLoop(rate=rate, duration_s=float(whole), arrival=self.arrival,  # type: ignore[arg-type]
+                             seed=self.seed)
+        res = self._load(shape, whole + 15.0, stop=stop, on_window=on_window)
         end = time.monotonic()
         if self.cancel.is_set():
             return None
@@ -451,7 +634,7 @@ class _Search:
             verdict = replace(verdict, passed=False, why=why_stopped[0])
         run = _TrialRun(verdict, measured, merged, res, start, end, drain_s)
         if not res.generator_bound:
-            self._log(rate, run, phase)
+            self._log(rate, run, phase, users=users)
         return run
 
     def _load(self, shape: Any, deadline_s: float, stop: threading.Event | None = None,
@@ -460,12 +643,14 @@ class _Search:
                         content_type=self.content_type, cancel=stop or self.cancel, on_window=on_window,
                         workers=self.workers, cpu_ids=self.loadgen_cpus)
 
-    def _log(self, rate: float, run: _TrialRun, phase: str, verdict: str | None = None) -> None:
+    def _log(self, rate: float, run: _TrialRun, phase: str, verdict: str | None = None,
+             users: int | None = None) -> None:
         v = run.verdict
         secs = sum(w.duration_s for w in run.measured) or 1.0
         sent = sum(_plain(w, self.percentile).sent for w in run.measured)
         self.trials.append({
-            "Phase": phase, "TargetRps": round(rate, 2), "SentRps": round(sent / secs, 2),
+            "Phase": phase, "TargetRps": round(rate, 2) if not users else None, "Users": users,
+            "SentRps": round(sent / secs, 2),
             "AchievedRps": round(v.achieved_rps, 2), "ErrorRate": round(v.error_rate, 4),
             f"{self.percentile}Ms": round(v.latency_ms, 3) if not math.isnan(v.latency_ms) else None,
             "Growth": round(v.growth, 3), "Seconds": round(secs, 2), "DrainSeconds": round(run.drain_s, 2),

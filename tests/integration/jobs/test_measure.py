@@ -133,3 +133,77 @@ def test_generator_bound_trial_is_never_taken_as_capacity(executor: LocalExecuto
     assert result.metrics is None
     assert "load generator" in (result.failure_reason or ""), result.failure_reason
     assert any(t.get("Verdict") == "generator" for t in result.details.get("Trials", [])), result.details
+
+
+def test_default_step_measures_capacity_not_a_rate_below_it(executor: LocalExecutor, payload_dir: Path) -> None:
+    # 10 ms of CPU per request on 1 emulated CPU (ml.c5.large at 0.5×): at most 100 req/s here, i.e.
+    # 200 req/s = 12,000/min on the full instance, whatever the host's speed (CPU time, not wall time).
+    result = run_step(executor, payload_dir, "Default", "ml.c5.large", 10.0)
+    assert result.metrics is not None, result.failure_reason
+    physical = 12_000.0
+    assert 0.8 * physical <= result.metrics.max_invocations <= 1.03 * physical, result.metrics.max_invocations
+    cap = result.details["Capacity"]
+    assert cap["Users"] >= 4, cap
+    # Saturated (Little's law: requests queued), in two parts around the latency hold.
+    assert len(cap["Parts"]) == 2, cap
+    assert all(part["MedianLatencyMs"] >= 2 * result.details["UnloadedP50Ms"] for part in cap["Parts"]), cap
+    assert result.details["MaxInvocationsInterval"]["Source"] == "capacity"
+    # The latency comes from an open-loop hold at ≤ 85 % of that capacity, which passed.
+    held = [t for t in result.details["Trials"] if t["Phase"] == "hold"]
+    assert held and held[-1]["Verdict"] == "pass", held
+    assert held[-1]["TargetRps"] <= 0.86 * cap["Rps"] + 1e-6
+    assert any(t["Phase"] == "capacity" and t["Users"] == cap["Users"] for t in result.details["Trials"])
+
+
+IO_BOUND_SERVER = r'''
+import sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+slots = threading.BoundedSemaphore(int(sys.argv[1]))
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with slots:
+            time.sleep(0.02)
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.daemon_threads = True
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+'''
+
+
+class _NoUsage:
+    def between(self, start: float, end: float) -> tuple[float, float]:
+        return 0.0, 0.0
+
+
+def test_capacity_raises_users_until_an_io_bound_server_queues(tmp_path: Path) -> None:
+    # 8 requests at a time, 20 ms each (sleeping, not computing): 400 req/s, and 4 users (the CPU-bound
+    # guess for one slot) leave it idle. The capacity trial must double its users until requests wait.
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-c", IO_BOUND_SERVER, "8"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        itype = Catalog.default().get("ml.c5.large")
+        emu = plan(itype, 1, 2.0, 8 * 1024**3)
+        details: dict[str, Any] = {}
+        search = measure._Search([f"http://127.0.0.1:{port}"], [Payload(BODY, "application/json")],
+                                 "application/json", emu, "P95", None, threading.Event(), time.time() + 90,
+                                 1.0, 4.0, lambda p: None, _NoUsage(), details, None, 1)  # type: ignore[arg-type]
+        outcome = search.run()
+        assert outcome is not None, details.get("NoPassReason")
+        cap = details["Capacity"]
+        users_tried = [t["Users"] for t in details["Trials"] if t["Phase"] == "capacity"]
+        assert users_tried[0] == 4 and cap["Users"] >= 16, (users_tried, cap)
+        assert cap["Parts"][0]["MedianLatencyMs"] >= 2 * details["UnloadedP50Ms"], cap
+        assert 0.7 * 400 <= cap["Rps"] <= 400 * 1.02, cap
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
