@@ -30,7 +30,7 @@ Figures:
 
 Knobs (environment): REPEATABILITY_RUNS (3), REPEATABILITY_TYPES (ml.c5.large,ml.m5.large,ml.c6i.large),
 REPEATABILITY_MODELS (example,real), REPEATABILITY_ADVANCED_TYPE (ml.c5.xlarge),
-REPEATABILITY_ADVANCED_SECONDS (60; 0 skips the Advanced job), REPEATABILITY_TRUTH_SECONDS (4, at
+REPEATABILITY_ADVANCED_SECONDS (60; 0 skips the Advanced job), REPEATABILITY_TRUTH_SECONDS (10, at
 least 3); infrec's own INFREC_TRIAL_SECONDS and INFREC_HOLD_SECONDS pass through to the jobs (unset: the
 runner's defaults).
 
@@ -314,7 +314,7 @@ def main() -> int:
     wanted = _env_list("REPEATABILITY_MODELS", "example,real")
     adv_type = os.environ.get("REPEATABILITY_ADVANCED_TYPE") or "ml.c5.xlarge"
     adv_seconds = _env_int("REPEATABILITY_ADVANCED_SECONDS", 60, 0)
-    truth_seconds = float(_env_int("REPEATABILITY_TRUTH_SECONDS", 4, 3))
+    truth_seconds = float(_env_int("REPEATABILITY_TRUTH_SECONDS", 10, 3))
     unknown = sorted(set(wanted) - {"example", "real"})
     if unknown or not wanted:
         print(f"REPEATABILITY_MODELS: use example and/or real, not {','.join(unknown) or 'nothing'}", file=sys.stderr)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infrec.cli.backend import ENDPOINT_OPTION, BackendError, fail, open_backend
+from infrec.cli.backend import ENDPOINT_OPTION, BackendError, EmbeddedBackend, fail, open_backend
 from infrec.cli.recommend import step_intervals_table, uncertainty_table
 from infrec.report.tables import recommendations_table, steps_table
 
@@ -159,3 +159,33 @@ def stop(name: str, endpoint_url: str | None = ENDPOINT_OPTION) -> None:
     finally:
         backend.close()
     console.print(f"stopping {name}")
+
+
+@app.command("clean")
+def clean(older_than_days: float = typer.Option(
+        7.0, "--older-than-days", min=0.0,
+        help="Only folders last touched at least this many days ago (0: every ended job's).")) -> None:
+    """Remove ended jobs' working folders (extracted models and payloads) from this machine's
+    INFREC_HOME. Jobs remove their own when they end (unless INFREC_KEEP_ARTIFACTS=1); this clears
+    what was kept or left behind. Results stay in the database; running jobs are never touched."""
+    from infrec.core.errors import NotFoundError
+    from infrec.jobs import states
+    from infrec.jobs.workspace import clean as clean_folders
+
+    backend = open_backend(None)
+    try:
+        assert isinstance(backend, EmbeddedBackend)
+        services = backend.services
+
+        def is_ended(name: str) -> bool:
+            try:
+                return services.jobs.repo.get(name).status in states.TERMINAL
+            except NotFoundError:
+                return True   # a folder without a job (deleted, or from another database) is leftover
+        removed = clean_folders(services.settings.home, is_ended, older_than_days * 86400.0)
+    finally:
+        backend.close()
+    total = sum(b for _, b in removed)
+    for name, freed in removed:
+        console.print(f"removed {name} ({freed / 2**20:.1f} MiB)")
+    console.print(f"{len(removed)} job folder(s) removed, {total / 2**20:.1f} MiB freed")

@@ -228,7 +228,8 @@ def step_intervals_table(steps: list[dict[str, Any]]) -> Table | None:
     step has one."""
     if not any(_has_intervals(s.get("Details")) for s in steps):
         return None
-    t = Table(title="Steps: 95 % confidence intervals from the confirmation hold")
+    t = Table(title="Steps: 95 % confidence intervals (of the measured capacity; with a latency goal, of the "
+                    "confirmation hold)")
     for col, just in (("#", "right"), ("instance", "left"), ("max invocations", "right"),
                       ("model latency", "right"), ("notes", "left")):
         t.add_column(col, justify=just)  # type: ignore[arg-type]

@@ -14,14 +14,15 @@ Definitions (SageMaker's, with its units):
 * ``CostPerInference`` = CostPerHour / (MaxInvocations × 60), from the unrounded throughput.
 
 Uncertainty (infrec's): a completed step may carry, in ``Details``, ``MaxInvocationsInterval``
-(95 % confidence interval of the throughput per minute, ``Low``/``High``, from a confirmation hold
-at the found rate), ``ModelLatencyInterval`` (the same for ModelLatency, in ms) and
+(95 % confidence interval of the throughput per minute, ``Low``/``High``: of the measured capacity
+when ``Source`` is ``capacity``, else from a confirmation hold at the rate a latency threshold allows), ``ModelLatencyInterval`` (the same for ModelLatency, in ms) and
 ``FailedAtInvocations`` (per minute: the lowest offered rate the search saw fail, None when none
 did). Steps from older jobs lack them and count as points: Low = High = the measured value.
 
 * Throughput range = [min(Low, MaxInvocations), max(High, MaxInvocations, FailedAtInvocations)].
-  The hold only bounds the throughput *at the found rate*; the search bracket adds that the
-  capacity lies somewhere below the failing rate, so the true capacity may be anywhere up to it.
+  A hold only bounds the throughput *at the found rate*; the search bracket adds that the limit
+  lies somewhere below the failing rate, so it may be anywhere up to it. A measured capacity has
+  no failing rate (None): its interval is the range.
 * Cost-per-inference range = CostPerHour / (throughput range × 60), reversed.
 * Latency range = ModelLatencyInterval, or ModelLatency ± 10 % when the step has none.
 * Two ranges overlap when neither lies wholly above the other (touching counts). Configurations

@@ -26,7 +26,7 @@ from infrec.jobs import states
 from infrec.jobs.measure import StepMeasurement, measure_step
 from infrec.jobs.model_source import ModelSource, resolve
 from infrec.jobs.repo import JobRepo, stamp
-from infrec.jobs.workspace import WorkspaceError, prepare
+from infrec.jobs.workspace import WorkspaceError, prepare, release
 from infrec.registry.service import RegistryService
 
 log = logging.getLogger("infrec.jobs")
@@ -116,6 +116,18 @@ class JobRunner:
             with self._lock:
                 self._cancel.pop(name, None)
                 self._interrupted.discard(name)
+            self._release(name)
+
+    def _release(self, name: str) -> None:
+        """An ended job's extracted artifacts go (workspace.release); an interrupted one keeps them
+        for its resume."""
+        try:
+            if self.repo.get(name).status in states.TERMINAL:
+                freed = release(self.home, name)
+                if freed:
+                    log.info("job %s: removed its working folder (%.1f MiB)", name, freed / 2**20)
+        except Exception:  # cleaning up must never turn an ended job into an error
+            log.exception("job %s: could not remove its working folder", name)
 
     def _finish_failed(self, name: str, reason: str) -> None:
         """End the job FAILED with its unfinished steps, unless a stop got there first."""

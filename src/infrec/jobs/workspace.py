@@ -3,9 +3,15 @@ extracted safely, so every step of the job (and a resumed run) serves and sends 
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from infrec.artifacts.uri import ArtifactError, fetch_and_extract
+
+KEEP_ENV = "INFREC_KEEP_ARTIFACTS"
 
 
 class WorkspaceError(RuntimeError):
@@ -44,3 +50,55 @@ def _fresh(folder: Path) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
+
+
+def keep_artifacts() -> bool:
+    """Whether the operator asked to keep ended jobs' extracted artifacts (for debugging a model)."""
+    return os.environ.get(KEEP_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def folder_bytes(folder: Path) -> int:
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def release(home: Path, job_name: str) -> int:
+    """Remove an ended job's working folder (extracted model and payloads: up to the archive limit
+    each, per job) unless KEEP_ENV is set; the job's results live in the database. Returns the bytes
+    freed. A resumable (interrupted) job must not be released: its next run reads the folder."""
+    root = home / "jobs" / job_name
+    if keep_artifacts() or not root.is_dir():
+        return 0
+    freed = folder_bytes(root)
+    shutil.rmtree(root, ignore_errors=True)
+    return freed
+
+
+def clean(home: Path, is_ended: Callable[[str], bool], older_than_s: float) -> list[tuple[str, int]]:
+    """Remove the working folders of ended (or unknown) jobs last touched more than `older_than_s`
+    ago: what `infrec jobs clean` does for folders kept by KEEP_ENV or left by older versions.
+    Folders of jobs that may still run are never touched. Returns (job name, bytes freed)."""
+    base = home / "jobs"
+    if not base.is_dir():
+        return []
+    now = time.time()
+    out = []
+    for root in sorted(base.iterdir()):
+        if not root.is_dir() or root.is_symlink():
+            continue
+        try:
+            age = now - root.stat().st_mtime
+        except OSError:
+            continue
+        if age < older_than_s or not is_ended(root.name):
+            continue
+        freed = folder_bytes(root)
+        shutil.rmtree(root, ignore_errors=True)
+        out.append((root.name, freed))
+    return out

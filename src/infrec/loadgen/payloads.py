@@ -23,6 +23,7 @@ _BY_EXTENSION = {
 class Payload(NamedTuple):
     body: bytes
     content_type: str
+    name: str = ""          # the file it came from, relative to the payload folder (for error messages)
 
 
 def load_payloads(folder: str | Path, content_type: str = "application/octet-stream",
@@ -52,5 +53,5 @@ def load_payloads(folder: str | Path, content_type: str = "application/octet-str
                              f"or {_MAX_BYTES // 2**20} MiB")
         guessed = _BY_EXTENSION.get(path.suffix.lower())
         ctype = guessed if allowed_types and guessed in allowed_types else content_type
-        out.append(Payload(body, ctype))
+        out.append(Payload(body, ctype, path.relative_to(root).as_posix()))
     return out

@@ -84,13 +84,25 @@ def cost_text(metrics: Mapping[str, Any], details: Mapping[str, Any] | None) -> 
 
 
 def interval_notes(details: Mapping[str, Any] | None) -> list[str]:
-    """What a reader must know to trust the intervals: a hold that hit its cap before the throughput
-    interval was within ±3 %, and the rate the search saw fail (the capacity lies below it)."""
+    """What a reader must know to trust the intervals: where MaxInvocations came from (a measured
+    capacity, and the load its latency belongs to), a measurement that hit its cap before the
+    throughput interval was within ±3 %, and the rate the search saw fail (the limit lies below it)."""
     d = details or {}
     notes = []
     iv = d.get("MaxInvocationsInterval")
+    capacity = isinstance(iv, Mapping) and iv.get("Source") == "capacity"
+    if capacity:
+        cap = d.get("Capacity") or {}
+        hold = d.get("Hold") or {}
+        users = cap.get("Users")
+        at = hold.get("TargetRps")
+        rps = cap.get("Rps")
+        text = "capacity, saturated" + (f" ({users} in flight)" if users else "")
+        if isinstance(at, int | float) and isinstance(rps, int | float) and rps > 0:
+            text += f"; latency at {100 * at / rps:.0f} % of it"
+        notes.append(text)
     if isinstance(iv, Mapping) and iv.get("Converged") is False:
-        why = (d.get("Hold") or {}).get("EndedBy")
+        why = "cap" if capacity else (d.get("Hold") or {}).get("EndedBy")
         notes.append(f"CI not converged ({why if why in ('cap', 'stopped') else 'cap'})")
     failed = d.get("FailedAtInvocations")
     if isinstance(failed, int | float) and not isinstance(failed, bool):

@@ -207,3 +207,39 @@ def test_capacity_raises_users_until_an_io_bound_server_queues(tmp_path: Path) -
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_payloads_the_model_refuses_fail_the_step_in_seconds_naming_the_file(executor: LocalExecutor,
+                                                                             tmp_path: Path) -> None:
+    # JSON bodies, but the job says text/csv only: every request is refused. The step must say so at
+    # once — the file, its content type, the endpoint's status — not after a search where all rates fail.
+    import tarfile
+
+    from infrec.examples import create_example
+    example = create_example(tmp_path / "example")
+    model_dir = tmp_path / "model"
+    with tarfile.open(example.model_path) as tar:
+        tar.extractall(model_dir, filter="data")
+    payloads = tmp_path / "json-payloads"
+    payloads.mkdir()
+    (payloads / "request-0.json").write_bytes(b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}')
+    source = ModelSource(image="infrec/sklearn", model_data_url=None, environment={}, payload_url="file:///unused",
+                         content_types=["text/csv"])
+    emu = plan(Catalog.default().get("ml.c5.large"), 1, *_host(executor))
+    t0 = time.monotonic()
+    result = measure.measure_step(
+        executor=executor, job_name="ct", index=0, source=source, environment={}, emulation=emu,
+        model_dir=model_dir, payload_dir=payloads, job_type="Default", input_config={}, stopping=None,
+        cancel=threading.Event(), deadline=time.time() + 120, trial_seconds=1.0, setup_deadline_s=60.0,
+        hold_seconds=3.0, on_progress=lambda p: None)
+    took = time.monotonic() - t0
+    assert result.metrics is None
+    reason = result.failure_reason or ""
+    assert "request-0.json (text/csv)" in reason and "HTTP 4" in reason, reason
+    assert took < 60, took
+    assert "Trials" not in result.details          # no load was offered at all
+
+
+def _host(executor: LocalExecutor) -> tuple[float, int]:
+    cpus, mem = executor.capacity()
+    return cpus, int(mem * 1024**3)
