@@ -1,22 +1,28 @@
 """The HTTP API: AWS JSON 1.1 as SageMaker speaks it (`POST /`, `X-Amz-Target: SageMaker.<Op>`).
 
 This layer only turns the wire format into calls on the services and their errors back into the
-protocol's error shape; every rule about the resources lives in the services.
+protocol's error shape; every rule about the resources lives in the services. What any request must
+pass first (Host, Origin, the web pages' login) is `guard.RequestGuard`; the body is read by
+`body.parse_json_body`, which bounds depth and number size so no body can become a 500.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from infrec.api.auth import AuthError, KeyStore, verify
+from infrec.api.body import BodyError, parse_json_body
+from infrec.api.guard import RequestGuard
 from infrec.api.validation import operation, validate_request
 from infrec.core.errors import InfrecError, ValidationError
 from infrec.services import Services
@@ -55,7 +61,10 @@ async def _read_body(request: Request) -> bytes | Response:
     return b"".join(chunks)
 
 
-def create_app(services: Services, keys: KeyStore | None = None) -> Starlette:
+def create_app(services: Services, keys: KeyStore | None = None, *, allowed_hosts: Iterable[str] | None = None,
+               port: int | None = None) -> Starlette:
+    """The API and web pages. `keys`: SigV4 keys (None = no authentication). `allowed_hosts`: the
+    names a Host header may carry, with `port` (a loopback bind's DNS-rebinding guard); None = any."""
     async def dispatch(request: Request) -> Response:
         target = request.headers.get("x-amz-target", "")
         if not target.startswith(TARGET_PREFIX):
@@ -77,9 +86,9 @@ def create_app(services: Services, keys: KeyStore | None = None) -> Starlette:
             why = "is not a SageMaker operation" if op is None else "is not implemented by infrec"
             return error("UnknownOperationException", f"Operation {name!r} {why}")
         try:
-            payload = json.loads(body.decode("utf-8")) if body.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return error("SerializationException", f"Request body is not valid JSON: {exc}")
+            payload = parse_json_body(body)
+        except BodyError as exc:
+            return error("SerializationException", str(exc))
         try:
             validate_request(op, payload, services.extra_enums)
             result = await run_in_threadpool(handler, payload)
@@ -99,4 +108,5 @@ def create_app(services: Services, keys: KeyStore | None = None) -> Starlette:
 
     routes = [Route("/", dispatch, methods=["POST"]), Route("/healthz", health, methods=["GET"]),
               *web_routes(services)]
-    return Starlette(routes=routes)
+    guard = Middleware(RequestGuard, keys=keys, allowed_hosts=allowed_hosts, port=port)
+    return Starlette(routes=routes, middleware=[guard])

@@ -1,12 +1,21 @@
-"""SigV4 verification of incoming requests.
+"""SigV4 verification of incoming requests, and the same keys for the web pages.
 
 Every AWS client signs its requests; when keys are configured the server recomputes the signature
 with botocore's own signer over exactly the headers the client says it signed, so a wrong secret, a
-tampered body or a replay outside the allowed clock skew is refused.
+tampered body or a replay outside the allowed clock skew is refused. Because the client chooses which
+headers it signs, the server insists on the ones that say what the request does and where it goes
+(`host`, `x-amz-target`): a signature over `x-amz-date` alone would let anyone who sees one request
+send any operation under it. The body is always covered: SigV4 hashes the payload into the canonical
+request (or signs X-Amz-Content-SHA256, which is then held to the body).
+
+Browsers cannot sign requests, so the web pages take the same key pair by HTTP Basic authentication
+(user name = access key id, password = secret access key); see `check_basic`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -19,6 +28,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 MAX_SKEW = timedelta(minutes=15)
+# Headers a signature must cover: without them a captured signature could be replayed against
+# another operation (X-Amz-Target) or another server (Host).
+REQUIRED_SIGNED_HEADERS = ("host", "x-amz-target")
 
 
 class AuthError(Exception):
@@ -92,7 +104,12 @@ def verify(keys: KeyStore, method: str, url: str, headers: dict[str, str], body:
     declared = lower.get("x-amz-content-sha256")
     if declared is not None and declared != hashlib.sha256(body).hexdigest():
         raise AuthError("InvalidSignatureException", "X-Amz-Content-SHA256 does not match the request body")
-    signed = parts["SignedHeaders"].split(";")
+    signed = [h.strip().lower() for h in parts["SignedHeaders"].split(";")]
+    missing = [h for h in REQUIRED_SIGNED_HEADERS if h not in signed]
+    if missing:
+        raise AuthError("IncompleteSignature",
+                        f"SignedHeaders must include {' and '.join(REQUIRED_SIGNED_HEADERS)}; "
+                        f"this signature does not cover {', '.join(missing)}")
     request = AWSRequest(method=method, url=url, data=body,
                          headers={h: lower.get(h, "") for h in signed})
     request.context["timestamp"] = amz_date
@@ -102,4 +119,23 @@ def verify(keys: KeyStore, method: str, url: str, headers: dict[str, str], body:
     if not hmac.compare_digest(expected, parts["Signature"]):
         raise AuthError("InvalidSignatureException",
                         "The request signature we calculated does not match the signature you provided")
+    return akid
+
+
+def check_basic(keys: KeyStore, header: str | None) -> str:
+    """Raise AuthError unless `header` is HTTP Basic credentials of a configured key (user name =
+    access key id, password = its secret); return the access key id. The secret is compared in
+    constant time."""
+    if not header or not header[:6].lower() == "basic ":
+        raise AuthError("MissingAuthenticationToken", "The web pages need the access key id as user name "
+                                                      "and the secret access key as password")
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthError("IncompleteSignature", "Authorization header is not valid Basic credentials") from None
+    akid, sep, secret = decoded.partition(":")
+    expected = keys.keys.get(akid)
+    # Compare against something even for an unknown key id, so timing does not tell which ids exist.
+    if not sep or not hmac.compare_digest((expected or "\0").encode(), secret.encode()) or expected is None:
+        raise AuthError("UnrecognizedClientException", "Access key id or secret is not valid")
     return akid

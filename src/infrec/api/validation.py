@@ -39,6 +39,9 @@ def _compile(pattern: str) -> regex.Pattern[str] | None:
         return None  # a pattern we cannot translate is not enforced rather than wrongly enforced
 
 
+_MIN_EPOCH, _MAX_EPOCH = -62135596800, 253402300799  # 0001-01-01 and 9999-12-31T23:59:59 UTC
+
+
 def _fail(path: str, problem: str) -> ValidationError:
     return ValidationError(f"1 validation error detected: Value at '{path}' {problem}")
 
@@ -119,6 +122,10 @@ def validate(shape: Shape, value: Any, path: str, extra: ExtraEnums | None = Non
         if isinstance(value, bool):
             raise _fail(path, "must be a timestamp")
         if isinstance(value, int | float):
+            # Finite and within what a datetime holds (years 1-9999): `1e999` is valid JSON, and
+            # turning it into a time later would fail inside a service as an internal error.
+            if not math.isfinite(value) or not _MIN_EPOCH <= value <= _MAX_EPOCH:
+                raise _fail(path, f"must be a timestamp between years 1 and 9999, got {_shown(value)}")
             return
         if isinstance(value, str):
             try:

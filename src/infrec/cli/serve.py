@@ -22,6 +22,16 @@ def is_loopback(host: str) -> bool:
             return False
 
 
+def allowed_host_names(host: str) -> list[str] | None:
+    """The names a Host header may carry on this bind: on loopback, the loopback names and the bound
+    name (a browser reaches the server only by those, so any other name is DNS rebinding); None on
+    other binds, where the names clients use (DNS, a proxy) are the operator's and the Host check is
+    left to them."""
+    if not is_loopback(host):
+        return None
+    return sorted({"127.0.0.1", "localhost", "::1", host.strip("[]").lower()})
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
@@ -64,7 +74,7 @@ def register(app: typer.Typer) -> None:
             if resumed:
                 typer.echo(f"resuming {len(resumed)} job(s) left by a previous run: {', '.join(resumed)}", err=True)
             typer.echo(f"infrec API on http://{host}:{port} (state: {settings.home})", err=True)
-            uvicorn.run(create_app(services, keys), host=host, port=port, log_level=log_level,
-                        timeout_graceful_shutdown=5)
+            app_ = create_app(services, keys, allowed_hosts=allowed_host_names(host), port=port)
+            uvicorn.run(app_, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
         finally:
             services.close()
