@@ -19,6 +19,28 @@ from tests.helpers import free_port, stop_process, wait_for_port
 VENV_BIN = Path(sys.executable).parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The environment of this process and of every process a test starts.
+
+    - Tests keep model archives and payloads in pytest's temporary folders, beside (not inside) the
+      state folder, and infrec reads file:// URIs only under the folders its operator allows (by
+      default the state folder and the current directory): allow those folders and the repository.
+      tests/security sets its own, narrower value where that is under test.
+    - Nothing reaches beyond the machine for credentials: no instance metadata service, and dummy
+      keys instead of whatever the developer's shell holds (tests that use moto set their own).
+    """
+    roots = os.pathsep.join([str(tmp_path_factory.getbasetemp()), str(Path(__file__).resolve().parents[1])])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INFREC_ALLOW_FILES", roots)
+        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.delenv("AWS_SESSION_TOKEN", raising=False)
+        mp.delenv("AWS_PROFILE", raising=False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto's server on loopback: our S3, EC2 and IAM. Yields its endpoint URL."""

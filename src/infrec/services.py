@@ -60,6 +60,10 @@ class Services:
     def __init__(self, settings: Settings, *, check_artifacts: bool = True) -> None:
         self.settings = settings
         settings.ensure_home()
+        from infrec.artifacts.uri import allow_files
+
+        # Process-wide, so the registry's check and a job's download (jobs/workspace) obey one rule.
+        allow_files(settings.file_roots() if settings.confine_files else None)
         self.arns = ArnBuilder(settings.region, settings.account_id)
         self.store = Store(settings.database_url)
         self.registry = RegistryService(self.store, self.arns, _check_artifact if check_artifacts else None)
@@ -80,7 +84,8 @@ class Services:
             if executor is None:
                 from infrec.executors.local import LocalExecutor
 
-                executor = LocalExecutor(state_dir=self.settings.home / "run")
+                executor = LocalExecutor(state_dir=self.settings.home / "run",
+                                         allow_commands=self.settings.allow_commands)
             runner = JobRunner(self.settings.home, self.jobs.repo, self.registry, self.catalog, executor,
                                options or RunnerOptions.from_env(), preflight=_vpc_preflight(self.settings))
             self._scheduler = Scheduler(self.jobs.repo, runner)

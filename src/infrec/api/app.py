@@ -3,7 +3,8 @@
 This layer only turns the wire format into calls on the services and their errors back into the
 protocol's error shape; every rule about the resources lives in the services. What any request must
 pass first (Host, Origin, the web pages' login) is `guard.RequestGuard`; the body is read by
-`body.parse_json_body`, which bounds depth and number size so no body can become a 500.
+`body.parse_json_body`, which bounds depth and number size so no body can become a 500; what a caller
+may make the host do (commands, images) is checked by `policy.check_request`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.routing import Route
 from infrec.api.auth import AuthError, KeyStore, verify
 from infrec.api.body import BodyError, parse_json_body
 from infrec.api.guard import RequestGuard
+from infrec.api.policy import check_request
 from infrec.api.validation import operation, validate_request
 from infrec.core.errors import InfrecError, ValidationError
 from infrec.services import Services
@@ -91,6 +93,7 @@ def create_app(services: Services, keys: KeyStore | None = None, *, allowed_host
             return error("SerializationException", str(exc))
         try:
             validate_request(op, payload, services.extra_enums)
+            check_request(payload, allow_commands=services.settings.allow_commands)
             result = await run_in_threadpool(handler, payload)
         except ValidationError as exc:
             return error(exc.code, exc.message, exc.http_status)

@@ -1,5 +1,10 @@
 """Reading and writing model data and sample payloads by URI: `file://` URIs, plain paths, `s3://`.
 
+Local paths are read only under the folders the operator allows (`allow_files`): a served API would
+otherwise read any file the server's user can (`file:///etc/shadow`, `/proc/self/environ`) for
+whoever calls it. Outside those folders, or missing, every path gets the same answer, so the errors
+cannot be used to learn which paths exist on the host.
+
 S3 goes through boto3 with its standard configuration chain, so `AWS_ENDPOINT_URL` /
 `AWS_ENDPOINT_URL_S3` (MinIO, moto's server, real S3), profiles and credentials all work as they do
 for the AWS CLI; the region defaults to us-east-1 when nothing configures one. Every failure is an
@@ -13,6 +18,7 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +28,8 @@ from infrec.artifacts.archive import archive_kind, default_max_bytes, member_pat
 from infrec.artifacts.errors import ArchiveError, ArtifactError
 
 __all__ = [
-    "ArtifactError", "check_readable", "download", "exists", "fetch_and_extract", "read_bytes", "size",
-    "write_bytes",
+    "ArtifactError", "allow_files", "allowed_file_roots", "check_readable", "download", "exists",
+    "fetch_and_extract", "read_bytes", "size", "write_bytes",
 ]
 
 _CHUNK = 1024 * 1024
@@ -45,7 +51,49 @@ class _S3:
     key: str
 
 
-def _parse(uri: str) -> _Local | _S3:
+# --- which local paths may be read ----------------------------------------------------------------
+
+# None: any path this process can read (a program using the library directly is its own operator).
+# The composition root (services.py) sets the operator's folders for the CLI and the server.
+_file_roots: tuple[Path, ...] | None = None
+ALLOW_FILES_HINT = "--allow-files DIR / INFREC_ALLOW_FILES"
+
+
+def allow_files(roots: Iterable[Path] | None) -> None:
+    """Read local files only under `roots` from now on (None: anywhere). Roots are resolved, so a
+    symbolic link cannot smuggle a path out of them."""
+    global _file_roots
+    _file_roots = None if roots is None else tuple(Path(os.path.realpath(r)) for r in roots)
+
+
+def allowed_file_roots() -> tuple[Path, ...] | None:
+    return _file_roots
+
+
+def _refused(uri: str) -> ArtifactError:
+    """The one answer for a local path outside the allowed folders or missing in them."""
+    where = ", ".join(str(r) for r in _file_roots or ()) or "none"
+    return ArtifactError(f"{uri}: not an existing file or folder under the folders infrec may read "
+                         f"(allowed: {where}; the operator adds folders with {ALLOW_FILES_HINT})")
+
+
+def _guard(loc: _Local, must_exist: bool = True) -> None:
+    if _file_roots is None:
+        return
+    real = Path(os.path.realpath(loc.path))  # symbolic links followed: where the bytes really are
+    inside = any(real == r or r in real.parents for r in _file_roots)
+    if not inside or (must_exist and not os.path.lexists(real)):
+        raise _refused(loc.uri)
+
+
+def _parse(uri: str, must_exist: bool = True) -> _Local | _S3:
+    loc = _parse_uri(uri)
+    if isinstance(loc, _Local):
+        _guard(loc, must_exist)
+    return loc
+
+
+def _parse_uri(uri: str) -> _Local | _S3:
     if not isinstance(uri, str) or not uri.strip():
         raise ArtifactError(f"{uri!r}: empty artifact URI")
     if uri[:5].lower() == "s3://":
@@ -260,7 +308,7 @@ def read_bytes(uri: str, max_bytes: int | None = None) -> bytes:
 
 def write_bytes(uri: str, data: bytes) -> None:
     """Write `data` to a file (atomically, creating parent folders) or an S3 object."""
-    loc = _parse(uri)
+    loc = _parse(uri, must_exist=False)
     if isinstance(loc, _Local):
         try:
             loc.path.parent.mkdir(parents=True, exist_ok=True)
@@ -286,7 +334,12 @@ def write_bytes(uri: str, data: bytes) -> None:
 def exists(uri: str) -> bool:
     """Whether the file, folder, S3 object or non-empty S3 prefix exists. A missing bucket is False;
     access denied and unreachable endpoints raise, since "cannot tell" is not "does not exist"."""
-    loc = _parse(uri)
+    try:
+        loc = _parse(uri)
+    except ArtifactError:
+        if isinstance(_parse_uri(uri), _Local):
+            return False  # outside the allowed folders, or missing: the same answer either way
+        raise
     if isinstance(loc, _Local):
         return loc.path.exists()
     try:

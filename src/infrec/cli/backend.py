@@ -40,7 +40,9 @@ class EmbeddedBackend(Backend):
         from infrec.config import Settings
         from infrec.services import Services
 
-        self.services = Services(Settings.from_env())
+        # The caller's own process: file:// confined to the state folder and the current directory
+        # (or INFREC_ALLOW_FILES), commands allowed unless INFREC_ALLOW_COMMANDS=0 (see config.Settings).
+        self.services = Services(Settings.from_env().confined())
         if run_jobs:
             self.services.start_jobs(resume=False)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import os
 import socket
 from pathlib import Path
 
 import typer
 
-from infrec.config import Settings
+from infrec.config import ALLOW_COMMANDS_ENV, ALLOW_FILES_ENV, Settings, env_flag
 
 
 def is_loopback(host: str) -> bool:
@@ -32,6 +34,19 @@ def allowed_host_names(host: str) -> list[str] | None:
     return sorted({"127.0.0.1", "localhost", "::1", host.strip("[]").lower()})
 
 
+def served_file_roots(host: str, flags: list[Path] | None, from_env: tuple[Path, ...] | None
+                      ) -> tuple[Path, ...] | None:
+    """The folders a served API reads file:// URIs from: --allow-files, else INFREC_ALLOW_FILES, else
+    the mode's default: None (the state folder and the current directory, Settings.file_roots) on a
+    loopback bind, used by one person; no folder at all on any other bind, where a host folder is
+    nobody's by default and S3 is how a team shares artifacts."""
+    if flags:
+        return tuple(p.expanduser().absolute() for p in flags)
+    if from_env is not None:
+        return from_env
+    return None if is_loopback(host) else ()
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
@@ -41,6 +56,16 @@ def register(app: typer.Typer) -> None:
                                                                "requests must then be SigV4-signed with one."),
         allow_unauthenticated: bool = typer.Option(False, "--allow-unauthenticated",
                                                    help="Bind a non-loopback address without --auth."),
+        allow_commands: bool = typer.Option(
+            False, "--allow-commands",
+            help=f"Let callers run programs on this host: a model's INFREC_COMMAND and non-built-in images "
+                 f"(Docker). Off by default: anyone who can call the API would run code as this user "
+                 f"(also {ALLOW_COMMANDS_ENV}=1)."),
+        allow_files: list[Path] = typer.Option(
+            None, "--allow-files", file_okay=False,
+            help=f"A folder file:// URIs (ModelDataUrl, SamplePayloadUrl) may name; repeatable (also "
+                 f"{ALLOW_FILES_ENV}=dir1:dir2). Default: the state folder and the current directory on a "
+                 "loopback bind, no folder on any other."),
         log_level: str = typer.Option("warning", help="uvicorn log level."),
     ) -> None:
         """Serve SageMaker's API (AWS JSON 1.1) for boto3, the AWS CLI and the SageMaker SDK."""
@@ -63,7 +88,15 @@ def register(app: typer.Typer) -> None:
             except ValueError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(2) from exc
-        settings = Settings.from_env()
+        try:
+            settings = Settings.from_env()
+            # Served, the default is no: INFREC_ALLOW_COMMANDS must say yes, or --allow-commands.
+            commands = allow_commands or env_flag(os.environ.get(ALLOW_COMMANDS_ENV)) is True
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        settings = dataclasses.replace(settings.confined(), allow_commands=commands,
+                                       allow_files=served_file_roots(host, allow_files, settings.allow_files))
         try:
             services = Services(settings)
         except (StoreError, ValueError) as exc:
@@ -74,6 +107,11 @@ def register(app: typer.Typer) -> None:
             if resumed:
                 typer.echo(f"resuming {len(resumed)} job(s) left by a previous run: {', '.join(resumed)}", err=True)
             typer.echo(f"infrec API on http://{host}:{port} (state: {settings.home})", err=True)
+            if commands:
+                typer.echo("commands allowed: callers may run programs on this host as this user "
+                           "(--allow-commands)", err=True)
+            folders = ", ".join(str(p) for p in settings.file_roots()) or "none (s3:// only)"
+            typer.echo(f"file:// URIs allowed under: {folders}", err=True)
             app_ = create_app(services, keys, allowed_hosts=allowed_host_names(host), port=port)
             uvicorn.run(app_, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
         finally:

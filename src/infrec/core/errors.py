@@ -36,3 +36,11 @@ class ResourceInUseError(InfrecError):
 class LimitExceededError(InfrecError):
     code = "ResourceLimitExceeded"
     http_status = 400
+
+
+class AccessDeniedError(InfrecError):
+    """The caller asked for something only the operator may allow (running a command on the host,
+    reading a host path); the message names the setting that would allow it."""
+
+    code = "AccessDeniedException"
+    http_status = 403

@@ -29,6 +29,7 @@ from typing import Any
 
 import psutil
 
+from infrec.core.images import image_reference_problem
 from infrec.executors import cgroups as cg
 from infrec.executors.base import (
     EndpointHandle,
@@ -46,6 +47,16 @@ BUILTIN_PREFIX = "infrec/"
 BUILTIN_FLAVOURS = ("sklearn", "xgboost", "onnx", "pytorch", "python", "synthetic")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 COMMAND_ENV = "INFREC_COMMAND"
+ALLOW_COMMANDS_HINT = "--allow-commands (INFREC_ALLOW_COMMANDS=1)"
+# What a user's command inherits from this process: enough to find programs and speak a locale;
+# never the control plane's credentials (AWS keys, the database URL, ...). The endpoint's own
+# settings (SAGEMAKER_*, SM_*, thread variables, the container's Environment) are added on top.
+COMMAND_BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
+# Inherited variables the built-in server never needs and that hold secrets: it runs a caller's
+# model code (pickles, inference.py), which must not read the control plane's credentials.
+_SECRET_NAME = re.compile(r"(SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|_KEY_ID$|ACCESS_KEY|API_KEY|"
+                          r"DATABASE_URL|^AWS_PROFILE$|^AWS_SHARED_CREDENTIALS_FILE$|^AWS_CONFIG_FILE$)",
+                          re.IGNORECASE)
 # The launcher joins the cgroups named in INFREC_CGROUP_PROCS, then becomes the server.
 LAUNCHER = ('for f in $INFREC_CGROUP_PROCS; do echo $$ > "$f" || exit 97; done; '
             'unset INFREC_CGROUP_PROCS; exec "$@"')
@@ -151,7 +162,11 @@ class LocalExecutor:
 
     def __init__(self, state_dir: Path, *, cpus: int | None = None, memory_gib: float | None = None,
                  reserve_cpus: int = 1, oversubscribe: bool = False, enforcement: str = "auto",
-                 python: str | None = None) -> None:
+                 python: str | None = None, allow_commands: bool = False) -> None:
+        """`allow_commands`: may a spec run something other than the built-in server (INFREC_COMMAND,
+        `spec.command`, a Docker image)? Off unless asked: the composition root passes the operator's
+        choice (`infrec serve --allow-commands`, the embedded CLI's default)."""
+        self.allow_commands = allow_commands
         self.state_dir = Path(state_dir)
         self.ledger = Ledger(self.state_dir)
         self.logs = self.state_dir / "logs"
@@ -351,9 +366,15 @@ class LocalExecutor:
         return self.cgroups.leftovers() if self.cgroups else []
 
     def _server_argv(self, spec: EndpointSpec) -> tuple[list[str], bool]:
-        if spec.command:
-            return list(spec.command), False
-        if spec.environment.get(COMMAND_ENV):
+        """What to run: the built-in server, a user's command line, or `docker run <image>`. The
+        last two run a caller's choice on this host, so only with `allow_commands`."""
+        refused = (f"which this infrec does not allow: the operator starts it with {ALLOW_COMMANDS_HINT} "
+                   "to run commands and container images, or use a built-in image (infrec/sklearn, ...)")
+        if spec.command or spec.environment.get(COMMAND_ENV):
+            if not self.allow_commands:
+                raise EndpointStartError(f"{COMMAND_ENV} would run a command on the infrec host, {refused}")
+            if spec.command:
+                return list(spec.command), False
             try:
                 return shlex.split(spec.environment[COMMAND_ENV]), False
             except ValueError as exc:
@@ -363,6 +384,11 @@ class LocalExecutor:
         if spec.image.startswith(BUILTIN_PREFIX):
             known = ", ".join(BUILTIN_PREFIX + f for f in BUILTIN_FLAVOURS)
             raise EndpointStartError(f"image {spec.image!r} is not a built-in infrec image; use one of: {known}")
+        if problem := image_reference_problem(spec.image):
+            raise EndpointStartError(problem)
+        if not self.allow_commands:
+            raise EndpointStartError(f"image {spec.image!r} is not a built-in infrec image, so it would run as a "
+                                     f"Docker container, {refused}")
         if not _docker_reachable():
             raise EndpointStartError(
                 f"image {spec.image!r} is not a built-in infrec image, so it would run as a Docker container, "
@@ -372,7 +398,18 @@ class LocalExecutor:
         return [spec.image], True
 
     def _environment(self, spec: EndpointSpec, port: int, ledger_id: str, groups: list[str]) -> dict[str, str]:
-        env = dict(os.environ)
+        """The endpoint's environment. A user's command gets only COMMAND_BASE_ENV of this process's
+        variables; the built-in server all but the secret-looking ones (it may need PYTHON*, proxies,
+        locale); the Docker CLI all of them (a credential helper may need AWS keys), while the
+        container itself gets only the model's Environment (`_docker_argv`)."""
+        command = bool(spec.command or spec.environment.get(COMMAND_ENV))
+        if command:
+            env = {k: v for k, v in os.environ.items()
+                   if k in COMMAND_BASE_ENV or k.startswith(("SAGEMAKER_", "SM_"))}
+        elif builtin_flavour(spec.image):
+            env = {k: v for k, v in os.environ.items() if not _SECRET_NAME.search(k)}
+        else:
+            env = dict(os.environ)
         threads = str(max(1, math.ceil(spec.vcpus - 1e-9)))
         for var in THREAD_VARS:
             env[var] = threads
