@@ -67,7 +67,9 @@ def open_server(tmp_path_factory: pytest.TempPathFactory, allowed_dir: Path) -> 
     """`infrec serve` as a first-time user starts it: loopback, no keys, no opt-ins."""
     home = tmp_path_factory.mktemp("open") / "home"
     srv = InfrecServer({"INFREC_HOME": str(home), "INFREC_ALLOW_FILES": str(allowed_dir),
-                        "INFREC_ALLOW_COMMANDS": ""})
+                        "INFREC_ALLOW_COMMANDS": "",
+                        # A lock of its own: a benchmark someone runs on this host does not queue a job here.
+                        "INFREC_HOST_LOCK": str(home.parent / "host.lock")})
     try:
         yield srv
     finally:

@@ -185,3 +185,33 @@ def test_the_builtin_server_gets_no_secrets(tmp_path: Path, secrets_in_environme
     for name in secrets_in_environment:
         assert name not in env, name
     assert env["INFREC_IMAGE"] == "infrec/synthetic" and "PATH" in env
+
+
+def test_a_job_does_not_run_a_registered_image_without_the_opt_in(open_server: InfrecServer,
+                                                                   allowed_dir: Path) -> None:
+    """Registering a registry image is allowed; running it is not: the job's step fails at once,
+    naming the setting, and no process (no `docker run`) is started for it."""
+    import time
+
+    payload = allowed_dir / "payload-cmd.json"
+    payload.write_text('{"x": 1}')
+    sm = open_server.client()
+    sm.create_model_package_group(ModelPackageGroupName="image-job")
+    arn = sm.create_model_package(
+        ModelPackageGroupName="image-job", SamplePayloadUrl=payload.as_uri(),
+        InferenceSpecification={"Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/m:1"}],
+                                "SupportedContentTypes": ["application/json"],
+                                "SupportedResponseMIMETypes": ["application/json"]})["ModelPackageArn"]
+    sm.create_inference_recommendations_job(
+        JobName="image-job", JobType="Default", RoleArn=ROLE,
+        InputConfig={"ModelPackageVersionArn": arn, "JobDurationInSeconds": 300,
+                     "ContainerConfig": {"SupportedInstanceTypes": ["ml.c5.large"]}})
+    deadline = time.monotonic() + 120
+    while (job := sm.describe_inference_recommendations_job(JobName="image-job"))["Status"] not in (
+            "COMPLETED", "FAILED", "STOPPED"):
+        assert time.monotonic() < deadline, job["Status"]
+        time.sleep(0.5)
+    assert job["Status"] == "FAILED"
+    steps = sm.list_inference_recommendations_job_steps(JobName="image-job")["Steps"]
+    reasons = " ".join([job.get("FailureReason", "")] + [s.get("FailureReason", "") for s in steps])
+    assert "--allow-commands" in reasons and "Docker container" in reasons, reasons
