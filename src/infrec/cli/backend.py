@@ -5,6 +5,9 @@ against `Backend.call`, so the CLI never grows a second implementation of any op
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from types import FrameType
 from typing import Any
 
 import typer
@@ -44,6 +47,7 @@ class EmbeddedBackend(Backend):
         # (or INFREC_ALLOW_FILES), commands allowed unless INFREC_ALLOW_COMMANDS=0 (see config.Settings).
         self.services = Services(Settings.from_env().confined())
         if run_jobs:
+            _interrupt_on_termination()
             self.services.start_jobs(resume=False)
 
     def call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +72,20 @@ class EmbeddedBackend(Backend):
 
     def close(self) -> None:
         self.services.close()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def _interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP (a `timeout`, a CI runner, a closed terminal) take the Ctrl-C path in a
+    process that runs jobs: the job is stopped, its endpoints end and the job is marked STOPPED.
+    Their default action would kill this process outright and leave the endpoints running."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
 
 
 class RemoteBackend(Backend):

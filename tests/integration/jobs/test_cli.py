@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.helpers import InfrecServer
-from tests.integration.jobs.conftest import endpoint_processes, job_env
+from tests.integration.jobs.conftest import endpoint_processes, job_env, wait_no_endpoints
 
 EXE = str(Path(sys.executable).parent / "infrec")
 
@@ -30,6 +30,7 @@ def test_recommend_embedded_and_remote(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Recommendations" in out.stdout and "ml.c5.large" in out.stdout
     assert endpoint_processes(home) == []
+    assert not (home / "jobs" / "cli-embedded").exists()    # its extracted artifacts went with the job
     report = tmp_path / "report.html"
     assert infrec(home, "jobs", "report", "cli-embedded", "-o", str(report)).returncode == 0
     assert "cli-embedded" in report.read_text() and "<table>" in report.read_text()
@@ -64,3 +65,46 @@ def test_recommend_embedded_and_remote(tmp_path: Path) -> None:
     finally:
         srv.stop()
     assert endpoint_processes(home) == []
+
+
+def test_sigterm_of_an_embedded_recommend_stops_the_job_and_leaves_no_process(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    home = tmp_path / "home"
+    ex = tmp_path / "example"
+    assert infrec(home, "example", "create", str(ex)).returncode == 0
+    env = {**os.environ, **job_env(home), "INFREC_HOLD_SECONDS": "120"}
+    env.pop("INFREC_ENDPOINT_URL", None)
+    proc = subprocess.Popen([EXE, "recommend", str(ex / "model.tar.gz"), "--payload", str(ex / "payload.tar.gz"),
+                             "--content-type", "application/json", "--content-type", "text/csv",
+                             "--instance-types", "ml.c5.large", "--job-name", "cli-term"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        end = time.monotonic() + 90
+        while not endpoint_processes(home) and time.monotonic() < end and proc.poll() is None:
+            time.sleep(0.2)
+        assert endpoint_processes(home), "the job never started its endpoint"
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)          # what `timeout`, a CI runner or a closed terminal sends
+        out, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert wait_no_endpoints(home) == [], out
+    described = infrec(home, "jobs", "describe", "cli-term")
+    assert "STOPPED" in described.stdout, described.stdout + described.stderr
+
+
+def test_jobs_clean_removes_leftover_folders_and_nothing_recent(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    old, recent = home / "jobs" / "left-behind", home / "jobs" / "just-now"
+    for folder in (old, recent):
+        (folder / "model").mkdir(parents=True)
+        (folder / "model" / "weights.bin").write_bytes(b"x" * 4096)
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    out = infrec(home, "jobs", "clean", "--older-than-days", "1")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert not old.exists() and recent.exists()
+    assert "left-behind" in out.stdout and "1 job folder(s) removed" in out.stdout
