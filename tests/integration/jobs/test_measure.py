@@ -148,10 +148,12 @@ def test_default_step_measures_capacity_not_a_rate_below_it(executor: LocalExecu
     assert len(cap["Parts"]) == 2, cap
     assert all(part["MedianLatencyMs"] >= 2 * result.details["UnloadedP50Ms"] for part in cap["Parts"]), cap
     assert result.details["MaxInvocationsInterval"]["Source"] == "capacity"
-    # The latency comes from an open-loop hold at ≤ 85 % of that capacity, which passed.
+    # The latency comes from an open-loop hold at ≤ 85 % of the first part's capacity, which kept up
+    # (a latency that climbed is recorded, not failed, below a measured capacity).
     held = [t for t in result.details["Trials"] if t["Phase"] == "hold"]
-    assert held and held[-1]["Verdict"] == "pass", held
-    assert held[-1]["TargetRps"] <= 0.86 * cap["Rps"] + 1e-6
+    assert held and held[-1]["Verdict"] in ("pass", "queue"), held
+    assert held[-1]["TargetRps"] <= 0.86 * cap["Parts"][0]["Rps"] + 1e-6
+    assert abs(result.details["Hold"]["TargetRps"] - held[-1]["TargetRps"]) < 0.01
     assert any(t["Phase"] == "capacity" and t["Users"] == cap["Users"] for t in result.details["Trials"])
 
 
