@@ -127,3 +127,9 @@ def test_saturation_is_littles_law_queueing() -> None:
     assert not tr.saturated(12.0, 10.0)
     assert not tr.saturated(math.nan, 10.0)
     assert not tr.saturated(0.0, 10.0)
+
+
+def test_interval_of_non_negative_batches_never_goes_below_zero() -> None:
+    iv = mean_interval([10.0, 12.0, 11.0, 2000.0], center=40.0)
+    assert iv.low == 0.0 and iv.high > 1000
+    assert mean_interval([-1.0, 1.0]).low < 0      # signed data keep their interval

@@ -80,5 +80,8 @@ def mean_interval(values: Sequence[float], center: float | None = None) -> Inter
     var = sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
     half = t95(len(xs) - 1) * math.sqrt(var / len(xs))
     mid = mean if center is None else float(center)
-    return Interval(mid, mid - half, mid + half, len(xs))
+    # Rates and latencies cannot be negative: a very skewed sample (a host stall in one batch) must
+    # not print "-999 ms" as a bound.
+    low = max(mid - half, 0.0) if min(xs) >= 0 else mid - half
+    return Interval(mid, low, mid + half, len(xs))
 
