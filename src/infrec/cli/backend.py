@@ -64,6 +64,10 @@ class EmbeddedBackend(Backend):
         except InfrecError as exc:
             raise BackendError(exc.code, exc.message) from exc
 
+    def left_unfinished(self) -> list[str]:
+        """Jobs a killed process left unfinished: said, never resumed unasked (`infrec jobs resume`)."""
+        return self.services.start_jobs(resume=False).orphans()
+
     def job_details(self, name: str) -> dict[str, Any] | None:
         try:
             return self.services.jobs.job_details(name)

@@ -189,3 +189,28 @@ def clean(older_than_days: float = typer.Option(
     for name, freed in removed:
         console.print(f"removed {name} ({freed / 2**20:.1f} MiB)")
     console.print(f"{len(removed)} job folder(s) removed, {total / 2**20:.1f} MiB freed")
+
+
+@app.command("resume")
+def resume(name: str, timeout: int = typer.Option(3600, help="Seconds to watch it before returning.")) -> None:
+    """Continue a job a killed infrec process left unfinished, in this process (embedded mode):
+    finished steps are kept, the rest run again. Other commands never resume old jobs unasked."""
+    from infrec.cli.recommend import finish, watch
+    from infrec.core.errors import NotFoundError
+
+    backend = open_backend(None, run_jobs=True)
+    try:
+        assert isinstance(backend, EmbeddedBackend)
+        try:
+            why = backend.services.start_jobs(resume=False).resume(name)
+        except NotFoundError as exc:
+            raise fail(BackendError(exc.code, exc.message)) from exc
+        if why:
+            typer.echo(f"error: {why}", err=True)
+            raise typer.Exit(1)
+        console.print(f"resuming {name}")
+        finish(backend, watch(backend, name, float(timeout)))
+    except BackendError as exc:
+        raise fail(exc) from exc
+    finally:
+        backend.close()

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from infrec.cli.backend import ENDPOINT_OPTION, Backend, BackendError, fail, open_backend
+from infrec.cli.backend import ENDPOINT_OPTION, Backend, BackendError, EmbeddedBackend, fail, open_backend
 from infrec.core.recommend import interval
 from infrec.report.html import (
     cost_text,
@@ -274,6 +274,11 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter(f"--env {item!r}: expected KEY=VALUE")
             environment[k] = v
         backend = open_backend(endpoint_url, run_jobs=True)
+        left = backend.left_unfinished() if isinstance(backend, EmbeddedBackend) else []
+        if left:
+            console.print(f"[yellow]{len(left)} earlier job(s) left unfinished by a process that ended: "
+                          f"{', '.join(left[:3])}{' …' if len(left) > 3 else ''}. They do not run now; "
+                          "`infrec jobs resume NAME` continues one.[/]")
         try:
             if model.startswith("arn:"):
                 package_arn = model

@@ -71,6 +71,26 @@ class Scheduler:
                 names.append(r.name)
         return names
 
+    def resume(self, name: str) -> str | None:
+        """Queue one unfinished job whose owner died (what `infrec jobs resume` asks for); None when
+        queued, else why not. Embedded commands never resume older jobs unasked."""
+        row = self.repo.get(name)
+        if row.name not in {r.name for r in self.repo.active()}:
+            return f"job {row.name} is {row.status}: nothing to resume"
+        if row.owner == self.owner:
+            return None
+        if owner_alive(row.owner):
+            return f"job {row.name} is being run by a live process ({row.owner})"
+        if not self.repo.claim(row.name, row.owner, self.owner):
+            return f"job {row.name} was taken over by another process meanwhile"
+        self.submit(row.name)
+        return None
+
+    def orphans(self) -> list[str]:
+        """Unfinished jobs whose owner died (left by a killed process), oldest first."""
+        rows = [r for r in self.repo.active() if r.owner != self.owner and not owner_alive(r.owner)]
+        return [r.name for r in sorted(rows, key=lambda r: r.created_at)]
+
     def _reap(self) -> None:
         try:
             reaped = self.runner.executor.reap_orphans()

@@ -108,3 +108,61 @@ def test_jobs_clean_removes_leftover_folders_and_nothing_recent(tmp_path: Path) 
     assert out.returncode == 0, out.stdout + out.stderr
     assert not old.exists() and recent.exists()
     assert "left-behind" in out.stdout and "1 job folder(s) removed" in out.stdout
+
+
+def test_a_killed_embedded_job_is_resumed_only_when_asked(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    home = tmp_path / "home"
+    ex = tmp_path / "example"
+    assert infrec(home, "example", "create", str(ex)).returncode == 0
+    env = {**os.environ, **job_env(home)}
+    env.pop("INFREC_ENDPOINT_URL", None)
+    proc = subprocess.Popen([EXE, "recommend", str(ex / "model.tar.gz"), "--payload", str(ex / "payload.tar.gz"),
+                             "--content-type", "application/json", "--content-type", "text/csv",
+                             "--instance-types", "ml.c5.large", "--job-name", "cli-killed"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + 90
+        while not endpoint_processes(home) and time.monotonic() < end and proc.poll() is None:
+            time.sleep(0.2)
+        assert endpoint_processes(home), "the job never started its endpoint"
+        proc.send_signal(signal.SIGKILL)          # no chance to clean up: the job stays IN_PROGRESS
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "IN_PROGRESS" in infrec(home, "jobs", "describe", "cli-killed").stdout
+    done = infrec(home, "jobs", "resume", "cli-killed", timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "resuming cli-killed" in done.stdout and "ml.c5.large" in done.stdout
+    assert "COMPLETED" in infrec(home, "jobs", "describe", "cli-killed").stdout
+    assert wait_no_endpoints(home) == []                # the killed run's endpoint was reaped too
+    again = infrec(home, "jobs", "resume", "cli-killed")
+    assert again.returncode == 1 and "nothing to resume" in again.stderr
+
+
+def test_a_job_whose_payloads_the_model_refuses_fails_fast_naming_file_and_status(tmp_path: Path) -> None:
+    import tarfile
+    import time
+
+    home = tmp_path / "home"
+    ex = tmp_path / "example"
+    assert infrec(home, "example", "create", str(ex)).returncode == 0
+    payload = tmp_path / "json-only.tar.gz"          # JSON bodies, declared as text/csv only
+    body = tmp_path / "request-0.json"
+    body.write_bytes(b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}')
+    with tarfile.open(payload, "w:gz") as tar:
+        tar.add(body, arcname="request-0.json")
+    t0 = time.monotonic()
+    out = infrec(home, "recommend", str(ex / "model.tar.gz"), "--payload", str(payload), "--content-type", "text/csv",
+                 "--instance-types", "ml.c5.large", "--job-name", "cli-wrong-type")
+    took = time.monotonic() - t0
+    assert out.returncode == 1, out.stdout + out.stderr
+    steps = infrec(home, "jobs", "steps", "cli-wrong-type").stdout + infrec(home, "jobs", "describe",
+                                                                             "cli-wrong-type").stdout
+    assert "request-0.json (text/csv)" in steps.replace("\n", " ") or "request-0.json" in steps, steps
+    assert "HTTP 4" in steps, steps
+    assert took < 60, took
