@@ -102,7 +102,9 @@ def test_latency_percentiles_match_known_delays(server: Start) -> None:
     t = res.total
     assert t.successes == 300
     for got, want in ((t.p50_ms, 100), (t.p90_ms, 200), (t.p95_ms, 400), (t.p99_ms, 1000)):
-        assert want <= got <= want * 1.05, (got, want)
+        # The histogram keeps 3 significant digits (±0.1 %) and the server's timer may fire a few µs
+        # early: 999.935 ms for a 1,000 ms delay is a right answer.
+        assert want * 0.999 <= got <= want * 1.05, (got, want)
     mean = (60 * 100 + 32 * 200 + 6 * 400 + 2 * 1000) / 100
     assert mean <= t.mean_ms <= mean * 1.05
 
