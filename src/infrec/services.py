@@ -96,6 +96,15 @@ class Services:
         if self._scheduler is not None:
             self._scheduler.submit(name)
 
+    def resume_job(self, name: str) -> str | None:
+        """Run again, in this process, a job a killed process left unfinished (`infrec jobs resume`);
+        None when queued, else why not. Nothing resumes old jobs unasked."""
+        return self.start_jobs(resume=False).resume(name)
+
+    def unfinished_jobs(self) -> list[str]:
+        """Jobs a killed process left unfinished, oldest first (said, never resumed unasked)."""
+        return self.start_jobs(resume=False).orphans()
+
     def _cancel(self, name: str) -> None:
         if self._scheduler is not None:
             self._scheduler.cancel(name)

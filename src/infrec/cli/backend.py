@@ -66,7 +66,7 @@ class EmbeddedBackend(Backend):
 
     def left_unfinished(self) -> list[str]:
         """Jobs a killed process left unfinished: said, never resumed unasked (`infrec jobs resume`)."""
-        return self.services.start_jobs(resume=False).orphans()
+        return self.services.unfinished_jobs()
 
     def job_details(self, name: str) -> dict[str, Any] | None:
         try:

@@ -202,7 +202,7 @@ def resume(name: str, timeout: int = typer.Option(3600, help="Seconds to watch i
     try:
         assert isinstance(backend, EmbeddedBackend)
         try:
-            why = backend.services.start_jobs(resume=False).resume(name)
+            why = backend.services.resume_job(name)
         except NotFoundError as exc:
             raise fail(BackendError(exc.code, exc.message)) from exc
         if why:
