@@ -67,7 +67,7 @@ class Services:
         self.arns = ArnBuilder(settings.region, settings.account_id)
         self.store = Store(settings.database_url)
         self.registry = RegistryService(self.store, self.arns, _check_artifact if check_artifacts else None)
-        self.catalog = Catalog.from_env(os.environ)
+        self.catalog = Catalog.from_env(os.environ, region=settings.region)  # INFREC_REGION prices
         self.extra_enums = {"ProductionVariantInstanceType": frozenset(self.catalog.names())}
         self._scheduler: Scheduler | None = None
         self.jobs = JobService(self.store, self.arns, self.registry, catalog=self.catalog,
