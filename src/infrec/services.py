@@ -12,6 +12,7 @@ from infrec.config import Settings
 from infrec.core.arn import ArnBuilder
 from infrec.core.catalog import Catalog
 from infrec.core.errors import ValidationError
+from infrec.jobs.endpoints import EndpointLookup, default_lookup
 from infrec.jobs.runner import JobRunner, RunnerOptions
 from infrec.jobs.scheduler import Scheduler, owner_alive
 from infrec.jobs.service import JobService
@@ -70,9 +71,14 @@ class Services:
         self.catalog = Catalog.from_env(os.environ, region=settings.region)  # INFREC_REGION prices
         self.extra_enums = {"ProductionVariantInstanceType": frozenset(self.catalog.names())}
         self._scheduler: Scheduler | None = None
+        # InputConfig.Endpoints: infrec's own endpoints (hosting, as a jobs.endpoints.EndpointLookup)
+        # first, then the operator's external ones (INFREC_EXTERNAL_ENDPOINTS).
+        hosting = getattr(self, "hosting", None)
+        self.endpoint_lookup = default_lookup(hosting if isinstance(hosting, EndpointLookup) else None)
         self.jobs = JobService(self.store, self.arns, self.registry, catalog=self.catalog,
                                submit=self._submit, cancel=self._cancel,
-                               owner=lambda: self._scheduler.owner if self._scheduler else None)
+                               owner=lambda: self._scheduler.owner if self._scheduler else None,
+                               endpoints=self.endpoint_lookup)
         self._owners: list[object] = [self.registry, TagService(self.store), self.jobs]
 
     # ------------------------------------------------------------------ jobs
@@ -87,7 +93,8 @@ class Services:
                 executor = LocalExecutor(state_dir=self.settings.home / "run",
                                          allow_commands=self.settings.allow_commands)
             runner = JobRunner(self.settings.home, self.jobs.repo, self.registry, self.catalog, executor,
-                               options or RunnerOptions.from_env(), preflight=_vpc_preflight(self.settings))
+                               options or RunnerOptions.from_env(), preflight=_vpc_preflight(self.settings),
+                               endpoints=self.endpoint_lookup)
             self._scheduler = Scheduler(self.jobs.repo, runner)
             self._scheduler.start(resume=resume)
         return self._scheduler

@@ -110,6 +110,15 @@ class InstanceType:
     def memory_bytes(self) -> int:
         return int(self.memory_gib * 1024**3)
 
+    def price_record(self) -> dict[str, Any]:
+        """`{"Price": {...}}` for a step's Details: the hourly price a result was costed with, and its
+        region, source and date, so a report shows them even after the catalog changes. Empty for a
+        type without a catalog price (e.g. serverless, priced otherwise)."""
+        if not (self.price_source or self.price_date):
+            return {}
+        return {"Price": {"UsdPerHour": self.price_per_hour, "Region": self.price_region,
+                          "Source": self.price_source, "Date": self.price_date}}
+
     def price_note(self) -> str:
         """Where the price comes from, for people: `us-east-1, AWS Price List …, 2026-05-20`."""
         parts = [p for p in (self.price_region, self.price_source or "source not given",

@@ -20,8 +20,16 @@ Advanced job
     a whole instance type while another keeps all its variants. An uncapped expansion larger than
     ``max_tests_ceiling`` is refused (a typo in a grid should not start 2,000 endpoints).
 
-Identical plans (same instance type, count, specification and environment) are kept once.
-Serverless endpoint configurations are refused: infrec benchmarks real-time endpoints only.
+Serverless
+    An entry with ``ServerlessConfig`` (and no InstanceType) is a serverless plan, checked by
+    ``core.serverless.parse``. A Default job whose ``ContainerConfig.SupportedEndpointType`` is
+    "Serverless" and that gives no EndpointConfigurations tries every memory size
+    (``core.serverless.default_configs``). SageMaker returns real-time and serverless benchmarks
+    together when SupportedEndpointType is not set; infrec then benchmarks real-time types only,
+    as before (a serverless sweep is six more endpoints), and says so in docs/serverless.md.
+
+Identical plans (same instance type or serverless configuration, count, specification and
+environment) are kept once.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from infrec.core import serverless
 from infrec.core.errors import ValidationError
 
 JOB_TYPES = ("Default", "Advanced")
@@ -49,8 +58,9 @@ class BenchmarkPlan:
 
     ``index`` is the 0-based position in the job's plan (stable: it names the step and its
     endpoint). ``environment`` is one point of the categorical grid, ``{}`` when there is none.
-    ``serverless_config`` is always None today (serverless is refused) and exists so the shape
-    matches SageMaker's EndpointInputConfiguration should it ever be supported.
+    ``serverless_config`` is SageMaker's ServerlessConfig ({MemorySizeInMB, MaxConcurrency}) for
+    a serverless plan, whose ``instance_type`` is then only a label (``serverless-2048mb``) and
+    ``instance_count`` 1; None for a real-time plan.
     """
 
     index: int
@@ -63,7 +73,7 @@ class BenchmarkPlan:
     def key(self) -> tuple[Any, ...]:
         """What makes two plans the same benchmark (the index does not)."""
         return (self.instance_type, self.instance_count, self.inference_specification_name,
-                tuple(sorted(self.environment.items())))
+                tuple(sorted(self.environment.items())), tuple(sorted((self.serverless_config or {}).items())))
 
 
 def plan_job(job_type: str, input_config: Mapping[str, Any], package_instance_types: Sequence[str] | None,
@@ -84,6 +94,10 @@ def plan_job(job_type: str, input_config: Mapping[str, Any], package_instance_ty
         groups = _expand_endpoint_configurations(configs)
     elif job_type == "Advanced":
         raise PlanError("an Advanced job needs InputConfig.EndpointConfigurations (1 to 10 entries)")
+    elif _endpoint_type(input_config) == "Serverless":
+        groups = [[_serverless_plan(c)] for c in serverless.default_configs()]
+        if limit is None:
+            limit = max_tests_default
     else:
         groups = [[_plain(t)] for t in _default_candidates(input_config, package_instance_types,
                                                             default_instance_types)]
@@ -147,14 +161,24 @@ def _max_tests(input_config: Mapping[str, Any]) -> int | None:
     return value
 
 
-def _default_candidates(input_config: Mapping[str, Any], package_types: Sequence[str] | None,
-                        default_types: Sequence[str]) -> list[str]:
+def _endpoint_type(input_config: Mapping[str, Any]) -> str | None:
     container = input_config.get("ContainerConfig") or {}
     if not isinstance(container, Mapping):
         raise PlanError("InputConfig.ContainerConfig must be an object")
-    if container.get("SupportedEndpointType") == "Serverless":
-        raise PlanError("ContainerConfig.SupportedEndpointType 'Serverless' is not supported: "
-                        "infrec benchmarks real-time endpoints only")
+    value = container.get("SupportedEndpointType")
+    if value not in (None, "RealTime", "Serverless"):
+        raise PlanError(f"ContainerConfig.SupportedEndpointType must be RealTime or Serverless, not {value!r}")
+    return value
+
+
+def _serverless_plan(config: serverless.ServerlessConfig) -> BenchmarkPlan:
+    return BenchmarkPlan(index=0, instance_type=serverless.instance_type(config).name,
+                         serverless_config=config.to_sagemaker())
+
+
+def _default_candidates(input_config: Mapping[str, Any], package_types: Sequence[str] | None,
+                        default_types: Sequence[str]) -> list[str]:
+    container = input_config.get("ContainerConfig") or {}
     for source, types in (("ContainerConfig.SupportedInstanceTypes", container.get("SupportedInstanceTypes")),
                           ("the model package's SupportedRealtimeInferenceInstanceTypes", package_types),
                           ("the default instance types", default_types)):
@@ -183,12 +207,18 @@ def _expand_one(i: int, config: Any) -> list[BenchmarkPlan]:
     where = f"EndpointConfigurations[{i}]"
     if not isinstance(config, Mapping):
         raise PlanError(f"{where} must be an object")
-    if config.get("ServerlessConfig"):
-        raise PlanError(f"{where}.ServerlessConfig: serverless endpoints are not supported; "
-                        "infrec benchmarks real-time endpoints (give an InstanceType)")
     itype = config.get("InstanceType")
+    sconfig: dict[str, Any] | None = None
+    if config.get("ServerlessConfig") is not None:
+        if itype is not None:
+            raise PlanError(f"{where}: give either InstanceType (real-time) or ServerlessConfig, not both")
+        try:
+            parsed = serverless.parse(config["ServerlessConfig"], f"{where}.ServerlessConfig")
+        except serverless.ServerlessConfigError as exc:
+            raise PlanError(exc.message) from None
+        itype, sconfig = serverless.instance_type(parsed).name, parsed.to_sagemaker()
     if not isinstance(itype, str) or not itype.strip():
-        raise PlanError(f"{where}.InstanceType is required")
+        raise PlanError(f"{where}.InstanceType (or ServerlessConfig) is required")
     count = config.get("InitialInstanceCount", 1)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise PlanError(f"{where}.InitialInstanceCount must be a positive integer, not {count!r}")
@@ -197,7 +227,8 @@ def _expand_one(i: int, config: Any) -> list[BenchmarkPlan]:
         raise PlanError(f"{where}.InferenceSpecificationName must be a non-empty string")
     names, values = _grid(where, config.get("EnvironmentParameterRanges"))
     return [BenchmarkPlan(index=0, instance_type=itype.strip(), instance_count=count,
-                          inference_specification_name=spec, environment=dict(zip(names, point, strict=True)))
+                          inference_specification_name=spec, environment=dict(zip(names, point, strict=True)),
+                          serverless_config=dict(sconfig) if sconfig else None)
             for point in itertools.product(*values)]
 
 

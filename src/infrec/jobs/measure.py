@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from infrec.core import serverless as sl
 from infrec.core import trial as tr
 from infrec.core.confidence import Interval, mean_interval
 from infrec.core.emulation import Emulation
@@ -134,7 +135,11 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
                  emulation: Emulation, model_dir: Path | None, payload_dir: Path, job_type: str,
                  input_config: dict[str, Any], stopping: dict[str, Any] | None, cancel: threading.Event,
                  deadline: float, trial_seconds: float, setup_deadline_s: float, hold_seconds: float,
-                 on_progress: Callable[[dict[str, Any]], None]) -> StepMeasurement:
+                 on_progress: Callable[[dict[str, Any]], None],
+                 serverless: sl.ServerlessConfig | None = None) -> StepMeasurement:
+    """`serverless`: the step is a serverless configuration (core.serverless): its load never
+    has more than MaxConcurrency requests in flight, ModelSetupTime is its cold start and it is
+    priced per GB-second."""
     itype, count, scale = emulation.instance_type, emulation.count, emulation.scale
     spec = EndpointSpec(name=f"{job_name}-{index + 1}", image=source.image, model_dir=model_dir,
                         environment=environment, instance_type=itype, instance_count=count, scale=scale,
@@ -143,67 +148,90 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
     loadgen_cpus = _loadgen_cpus(executor)
     # The control process (this one) stays on the generator's CPUs, off the endpoint's.
     with control_plane_on(loadgen_cpus):
-        return _measure(executor, spec, source, environment, emulation, payload_dir, job_type, input_config,
-                        stopping, cancel, deadline, trial_seconds, hold_seconds, on_progress, loadgen_cpus)
+        started = time.monotonic()
+        try:
+            handle = executor.start(spec, cancel=cancel)
+        except EndpointStartError as exc:
+            return StepMeasurement(None, f"endpoint failed to start: {exc}")
+        try:
+            return measure_on(executor, handle, source, environment, emulation, payload_dir, job_type, input_config,
+                              stopping, cancel, deadline, trial_seconds, hold_seconds, on_progress, loadgen_cpus,
+                              serverless=serverless, started=started)
+        finally:
+            executor.stop(handle)
 
 
-def _measure(executor: Any, spec: EndpointSpec, source: ModelSource, environment: dict[str, str],
-             emulation: Emulation, payload_dir: Path, job_type: str, input_config: dict[str, Any],
-             stopping: dict[str, Any] | None, cancel: threading.Event, deadline: float, trial_seconds: float,
-             hold_seconds: float, on_progress: Callable[[dict[str, Any]], None],
-             loadgen_cpus: list[int] | None) -> StepMeasurement:
+def measure_on(monitor: Any, handle: Any, source: ModelSource, environment: dict[str, str],
+               emulation: Emulation, payload_dir: Path, job_type: str, input_config: dict[str, Any],
+               stopping: dict[str, Any] | None, cancel: threading.Event, deadline: float, trial_seconds: float,
+               hold_seconds: float, on_progress: Callable[[dict[str, Any]], None],
+               loadgen_cpus: list[int] | None, *, serverless: sl.ServerlessConfig | None = None,
+               started: float | None = None) -> StepMeasurement:
+    """Measure an endpoint that answers at `handle.urls`: the same trials whether infrec started it
+    (a step) or it ran already (InputConfig.Endpoints, jobs.existing). `monitor` gives
+    `usage(handle)` and `health(handle)` (the executor, or a process monitor); `started` is when
+    its start began (monotonic), for a serverless cold start."""
     itype, count, scale = emulation.instance_type, emulation.count, emulation.scale
-    try:
-        handle = executor.start(spec, cancel=cancel)
-    except EndpointStartError as exc:
-        return StepMeasurement(None, f"endpoint failed to start: {exc}")
-    details: dict[str, Any] = {"EmulationScale": scale, "Enforcement": getattr(handle, "enforcement", None),
-                               "SetupTimeSeconds": round(handle.setup_time_s, 3)}
+    details: dict[str, Any] = {"EmulationScale": scale, "Enforcement": getattr(handle, "enforcement", None)}
+    if not math.isnan(handle.setup_time_s):
+        details["SetupTimeSeconds"] = round(handle.setup_time_s, 3)
     if emulation.notes:
         details["EmulationNotes"] = list(emulation.notes)
-    try:
-        payloads = load_payloads(payload_dir, source.content_types[0], source.content_types)
-        if not payloads:
-            return StepMeasurement(None, "the sample payload archive holds no request bodies", details)
-        refused = _check_payloads(handle.urls[0], payloads, min(PAYLOAD_CHECK_S, max(deadline - time.time(), 1.0)),
-                                  cancel)
-        if refused:
-            return StepMeasurement(None, refused, details)
-        percentile, threshold = latency_objective(stopping)
-        with _UsageSampler(executor, handle) as sampler:
-            try:
-                if job_type == "Default":
-                    outcome = _Search(handle.urls, payloads, source.content_types[0], emulation, percentile,
-                                      threshold, cancel, deadline, trial_seconds, hold_seconds, on_progress,
-                                      sampler, details, loadgen_cpus, server_slots(environment, emulation)).run()
-                else:
-                    outcome = _replay(handle.urls, payloads, source.content_types[0], emulation, input_config,
-                                      stopping, percentile, threshold, cancel, deadline, on_progress, sampler,
-                                      details, loadgen_cpus)
-            except GeneratorBound as exc:
-                return StepMeasurement(None, str(exc), details)
-        health = executor.health(handle)
-        if health:
-            return StepMeasurement(None, f"endpoint {health}", details)
-        if outcome is None:
-            if cancel.is_set():
-                return StepMeasurement(None, "stopped", details)
-            why = details.get("NoPassReason") or "errors < 1 %, no growing queue" + (
-                f", {percentile} ≤ {threshold:g} ms" if threshold is not None else "")
-            return StepMeasurement(None, f"no load level met the constraints ({why})", details)
-        details["ErrorRate"] = round(outcome.error_rate, 5)
-        metrics = StepMetrics(
-            instance_type=itype.name, instance_count=count, environment=environment,
-            max_invocations=outcome.full_rps * 60.0, model_latency_ms=outcome.latency_ms,
-            p50_ms=outcome.percentiles["P50"], p90_ms=outcome.percentiles["P90"],
-            p95_ms=outcome.percentiles["P95"], p99_ms=outcome.percentiles["P99"],
-            cpu_utilization=outcome.cpu_percent, memory_utilization=emulation.memory_utilization(outcome.rss_bytes),
-            model_setup_time_s=handle.setup_time_s, error_rate=outcome.error_rate,
-            price_per_hour=itype.price_per_hour, emulation_scale=scale,
-        )
-        return StepMeasurement(metrics, None, details)
-    finally:
-        executor.stop(handle)
+    setup_s = handle.setup_time_s
+    payloads = load_payloads(payload_dir, source.content_types[0], source.content_types)
+    if not payloads:
+        return StepMeasurement(None, "the sample payload archive holds no request bodies", details)
+    if serverless is not None and started is not None:
+        cold = _cold_start(handle.urls[0], payloads[0], started, min(PAYLOAD_CHECK_S, max(deadline - time.time(), 1.0)),
+                           cancel)
+        if cold is not None:
+            setup_s = cold
+            details["ColdStartSeconds"] = round(cold, 3)
+    refused = _check_payloads(handle.urls[0], payloads, min(PAYLOAD_CHECK_S, max(deadline - time.time(), 1.0)),
+                              cancel)
+    if refused:
+        return StepMeasurement(None, refused, details)
+    percentile, threshold = latency_objective(stopping)
+    with _UsageSampler(monitor, handle) as sampler:
+        try:
+            if serverless is not None and job_type == "Default":
+                outcome = _serverless_load(handle.urls, payloads, source.content_types[0], emulation, serverless,
+                                           percentile, threshold, cancel, deadline, hold_seconds, on_progress,
+                                           sampler, details, loadgen_cpus)
+            elif job_type == "Default":
+                outcome = _Search(handle.urls, payloads, source.content_types[0], emulation, percentile,
+                                  threshold, cancel, deadline, trial_seconds, hold_seconds, on_progress,
+                                  sampler, details, loadgen_cpus, server_slots(environment, emulation)).run()
+            else:
+                outcome = _replay(handle.urls, payloads, source.content_types[0], emulation, input_config,
+                                  stopping, percentile, threshold, cancel, deadline, on_progress, sampler,
+                                  details, loadgen_cpus,
+                                  max_concurrency=serverless.max_concurrency if serverless else None)
+        except GeneratorBound as exc:
+            return StepMeasurement(None, str(exc), details)
+    health = monitor.health(handle)
+    if health:
+        return StepMeasurement(None, f"endpoint {health}", details)
+    if outcome is None:
+        if cancel.is_set():
+            return StepMeasurement(None, "stopped", details)
+        why = details.get("NoPassReason") or "errors < 1 %, no growing queue" + (
+            f", {percentile} ≤ {threshold:g} ms" if threshold is not None else "")
+        return StepMeasurement(None, f"no load level met the constraints ({why})", details)
+    details["ErrorRate"] = round(outcome.error_rate, 5)
+    price_per_hour = itype.price_per_hour
+    if serverless is not None:
+        price_per_hour = _serverless_price(serverless, outcome, details)
+    metrics = StepMetrics(
+        instance_type=itype.name, instance_count=count, environment=environment,
+        max_invocations=outcome.full_rps * 60.0, model_latency_ms=outcome.latency_ms,
+        p50_ms=outcome.percentiles["P50"], p90_ms=outcome.percentiles["P90"],
+        p95_ms=outcome.percentiles["P95"], p99_ms=outcome.percentiles["P99"],
+        cpu_utilization=outcome.cpu_percent, memory_utilization=emulation.memory_utilization(outcome.rss_bytes),
+        model_setup_time_s=setup_s, error_rate=outcome.error_rate,
+        price_per_hour=price_per_hour, emulation_scale=scale,
+    )
+    return StepMeasurement(metrics, None, details)
 
 
 def server_slots(environment: dict[str, str], emulation: Emulation) -> int:
@@ -233,6 +261,7 @@ class Outcome:
     error_rate: float
     cpu_percent: float
     rss_bytes: float
+    mean_ms: float = math.nan        # mean latency of the successes (a serverless invocation's billed time)
 
 
 @dataclass
@@ -761,11 +790,15 @@ def _replay(urls: list[str], payloads: list[Payload], content_type: str, emulati
             input_config: dict[str, Any], stopping: dict[str, Any] | None, percentile: str,
             threshold: float | None, cancel: threading.Event, deadline: float,
             on_progress: Callable[[dict[str, Any]], None], sampler: _UsageSampler, details: dict[str, Any],
-            loadgen_cpus: list[int] | None) -> Outcome | None:
+            loadgen_cpus: list[int] | None, max_concurrency: int | None = None) -> Outcome | None:
+    """Replay the job's TrafficPattern. `max_concurrency` (serverless): never more users than
+    that in flight; windows whose pattern asks for more are throttled (core.serverless)."""
     pattern = input_config.get("TrafficPattern") or {
         "TrafficType": "PHASES", "Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 1, "DurationInSeconds": 30}]}
     full_shape = from_sagemaker(pattern)
     shape = emulation.shape(full_shape)
+    if max_concurrency is not None:
+        shape = sl.capped(shape, emulation.users(max_concurrency))
     conditions = emulation.stopping(StoppingConditions.from_sagemaker(stopping) if stopping else None)
     remaining = max(deadline - time.time(), 1.0)
     t0 = time.monotonic()
@@ -781,9 +814,16 @@ def _replay(urls: list[str], payloads: list[Payload], content_type: str, emulati
         raise GeneratorBound(generator_bound_reason(res))
     windows = res.windows
     best: tuple[float, Outcome, list[float]] | None = None
+    throttled = [max_concurrency is not None and
+                 sl.throttled(full_shape.users_at(w.start_s + w.duration_s / 2), max_concurrency) > 0 for w in windows]
+    if max_concurrency is not None:
+        details["Throttling"] = {"MaxConcurrency": max_concurrency, "PeakUsers": full_shape.max_users(),
+                                 "ThrottledWindows": sum(throttled), "Windows": len(windows)}
     # Smooth over 3 windows so one lucky second does not become MaxInvocations.
     for i in range(len(windows)):
         group = windows[max(0, i - 2): i + 1]
+        if any(throttled[max(0, i - 2): i + 1]):
+            continue  # SageMaker would have throttled the users over MaxConcurrency: ≥ 1 % errors
         reqs = sum(w.requests for w in group)
         if not reqs:
             continue
@@ -799,13 +839,18 @@ def _replay(urls: list[str], payloads: list[Payload], content_type: str, emulati
             mid = w.start_s + w.duration_s / 2
             run_users = w.users or shape.users_at(mid)
             full_rates.append(emulation.closed_loop_to_full(w.successes / w.duration_s if w.duration_s else 0.0,
-                                                            full_shape.users_at(mid), run_users))
+                                                            shape_users(full_shape, mid, max_concurrency), run_users))
         rps_full = sum(r * w.duration_s for r, w in zip(full_rates, group, strict=True)) / secs
         if best is None or rps_full > best[0]:
             cpu, rss = sampler.between(t0 + i - 2, t0 + i + 1)
             pcts = {p: max(_latency(w, p) for w in group) for p in PERCENTILES}
-            best = (rps_full, Outcome(rps_full, lat, pcts, err_rate, cpu, rss), full_rates)
+            best = (rps_full, Outcome(rps_full, lat, pcts, err_rate, cpu, rss,
+                                      mean_ms=histogram.merge_windows(group).mean_ms), full_rates)
     if best is None:
+        if max_concurrency is not None and windows and all(throttled):
+            details["NoPassReason"] = (f"the TrafficPattern asks for more than MaxConcurrency={max_concurrency} "
+                                       "requests at once in every window; SageMaker would throttle the excess "
+                                       "(ThrottlingException)")
         return None
     rates = best[2]
     if len(rates) >= 2:
@@ -813,3 +858,93 @@ def _replay(urls: list[str], payloads: list[Payload], content_type: str, emulati
         details["MaxInvocationsInterval"] = {**interval.to_doc(), "Windows": len(rates),
                                              "Converged": interval.relative_half_width <= tr.HOLD_THROUGHPUT_RHW}
     return best[1]
+
+
+def shape_users(shape: Any, t: float, cap: int | None) -> int:
+    """Users the full-size pattern runs at `t`, at most `cap` (serverless MaxConcurrency)."""
+    users = int(shape.users_at(t))
+    return users if cap is None else min(users, cap)
+
+
+def _cold_start(url: str, payload: Payload, started: float, limit_s: float, cancel: threading.Event) -> float | None:
+    """Seconds from the start of a fresh endpoint to its first successful answer to a request
+    (SageMaker's serverless ModelSetupTime: launching compute, loading the model, answering);
+    None when no request succeeded within `limit_s` (the payload check then says why)."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/") + "/invocations"
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end and not cancel.is_set():
+        if _send_once(parts.hostname or "127.0.0.1", parts.port or 80, path, payload, end - time.monotonic()) is None:
+            return time.monotonic() - started
+        time.sleep(0.05)
+    return None
+
+
+def _serverless_load(urls: list[str], payloads: list[Payload], content_type: str, emulation: Emulation,
+                     config: sl.ServerlessConfig, percentile: str, threshold: float | None, cancel: threading.Event,
+                     deadline: float, hold_seconds: float, on_progress: Callable[[dict[str, Any]], None],
+                     sampler: _UsageSampler, details: dict[str, Any], loadgen_cpus: list[int] | None) -> Outcome | None:
+    """A serverless Default step: a closed loop of MaxConcurrency users (all the requests the
+    endpoint may serve at once; never more in flight) held for the hold time; its throughput is
+    MaxInvocations. With a latency threshold the concurrency halves until the latency meets it:
+    fewer requests at once is what a client keeps under the limit with."""
+    users = config.max_concurrency
+    trials: list[dict[str, Any]] = []
+    details["Trials"] = trials
+    warm = math.ceil(tr.WARMUP_S)
+    measured_s = max(hold_seconds, 3.0)
+    while not cancel.is_set():
+        whole = warm + math.ceil(measured_s) + 1
+        if time.time() + whole + 3.0 > deadline:
+            details["NoPassReason"] = "no time left before JobDurationInSeconds"
+            return None
+        run_users = emulation.users(users)
+        shape = Phases(phases=(Phase(initial_users=run_users, spawn_rate=0.0, duration_s=float(whole)),))
+        start = time.monotonic()
+        def window(w: WindowStats, users: int = users) -> None:
+            on_progress({"Phase": "serverless", "Users": users, "Rate": w.throughput, "P95Ms": w.p95_ms,
+                         "Errors": w.errors})
+
+        res = run_load(urls, payloads, shape, None, deadline_s=whole + 15.0, content_type=content_type, cancel=cancel,
+                       on_window=window, cpu_ids=loadgen_cpus)
+        end = time.monotonic()
+        if res.generator_bound:
+            raise GeneratorBound(generator_bound_reason(res))
+        windows = res.windows
+        measured = windows[warm:-1] if len(windows) > warm + 1 else windows
+        if cancel.is_set() or not measured:
+            return None
+        merged = histogram.merge_windows(measured)
+        secs = sum(w.duration_s for w in measured) or 1.0
+        err = merged.errors / merged.requests if merged.requests else 1.0
+        lat = _latency(merged, percentile) if merged.successes else math.nan
+        ok = merged.successes > 0 and err < tr.MAX_ERROR_RATE and (threshold is None or lat <= threshold)
+        trials.append({"Users": users, "UsersRun": run_users, "AchievedRps": round(merged.successes / secs, 2),
+                       "ErrorRate": round(err, 4), f"{percentile}Ms": None if math.isnan(lat) else round(lat, 3),
+                       "Seconds": round(secs, 2), "Verdict": "pass" if ok else ("errors" if err >= tr.MAX_ERROR_RATE
+                                                                                  else "latency")})
+        if ok:
+            rps = emulation.closed_loop_to_full(merged.successes / secs, users, run_users)
+            cpu, rss = sampler.between(start, end)
+            details["Concurrency"] = {"MaxConcurrency": config.max_concurrency, "Users": users}
+            return Outcome(full_rps=rps, latency_ms=lat, percentiles={p: _latency(merged, p) for p in PERCENTILES},
+                           error_rate=err, cpu_percent=cpu, rss_bytes=rss, mean_ms=merged.mean_ms)
+        if users == 1:
+            break
+        users = max(1, users // 2)
+    if not cancel.is_set():
+        details["NoPassReason"] = "no concurrency up to MaxConcurrency met " + (
+            f"{percentile} ≤ {threshold:g} ms with errors < 1 %" if threshold is not None else "errors < 1 %")
+    return None
+
+
+def _serverless_price(config: sl.ServerlessConfig, outcome: Outcome, details: dict[str, Any]) -> float:
+    """The hour figure that makes CostPerInference = GB × billed seconds × price per GB-second
+    (core.serverless), with the inputs written to Details for whoever checks the bill."""
+    seconds = (outcome.mean_ms if not math.isnan(outcome.mean_ms) else outcome.percentiles["P50"]) / 1000.0
+    per_inference = sl.cost_per_inference(config.memory_size_mb, seconds)
+    details["ServerlessCost"] = {"MemoryGB": config.memory_gb, "BilledSecondsPerInference": sl.billed_seconds(seconds),
+                                 "PricePerGBSecond": sl.PRICE_PER_GB_SECOND, "CostPerInference": per_inference,
+                                 "PriceSource": sl.PRICE_SOURCE, "VCpus": round(config.vcpus, 3),
+                                 "VCpuSource": sl.CPU_RATIO_SOURCE}
+    return sl.cost_per_hour(per_inference, outcome.full_rps * 60.0)

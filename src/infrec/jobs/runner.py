@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from infrec.core import emulation, recommend
+from infrec.core import serverless as sl
 from infrec.core.catalog import Catalog, InstanceType
 from infrec.core.emulation import Emulation
+from infrec.core.errors import NotFoundError
 from infrec.core.plan import BenchmarkPlan, parallel_batches
 from infrec.executors.devices import accelerator_refusal, host_devices
 from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
 from infrec.jobs import states
+from infrec.jobs.endpoints import EndpointLookup
 from infrec.jobs.measure import StepMeasurement, measure_step
 from infrec.jobs.model_source import ModelSource, resolve
 from infrec.jobs.repo import JobRepo, stamp
@@ -63,7 +66,9 @@ class JobRunner:
 
     def __init__(self, home: Path, repo: JobRepo, registry: RegistryService, catalog: Catalog,
                  executor: Any, options: RunnerOptions | None = None,
-                 preflight: Callable[[dict[str, Any], ModelSource, int], dict[str, Any]] | None = None) -> None:
+                 preflight: Callable[[dict[str, Any], ModelSource, int], dict[str, Any]] | None = None,
+                 endpoints: EndpointLookup | None = None) -> None:
+        """`endpoints` resolves the existing endpoint of a job with InputConfig.Endpoints."""
         self.home = home
         self.repo = repo
         self.registry = registry
@@ -71,6 +76,7 @@ class JobRunner:
         self.executor = executor
         self.options = options or RunnerOptions()
         self.preflight = preflight
+        self.endpoints = endpoints
         self._cancel: dict[str, threading.Event] = {}
         self._interrupted: set[str] = set()
         self._lock = threading.Lock()
@@ -188,9 +194,11 @@ class JobRunner:
         # No figure from the wrong hardware: accelerated types whose devices are not here fail at once,
         # before the job waits for the host.
         devices = self.executor.devices() if hasattr(self.executor, "devices") else host_devices()
+        existing = [s for s in todo if s.doc.get("ExistingEndpoint")]
+        todo = [s for s in todo if not s.doc.get("ExistingEndpoint")]
         for s in list(todo):
             ec = s.doc["EndpointConfiguration"]
-            if not self.catalog.has(ec["InstanceType"]):
+            if ec.get("ServerlessConfig") or not self.catalog.has(ec["InstanceType"]):
                 continue  # the step itself fails with the catalog's message
             refusal = accelerator_refusal(self.catalog.get(ec["InstanceType"]), devices,
                                           int(ec.get("InitialInstanceCount") or 1))
@@ -217,7 +225,7 @@ class JobRunner:
             except Exception:  # showing the wait must never end it; the next report tries again
                 log.exception("job %s: could not record the wait for the host", name)
 
-        if todo and not cancel.is_set():
+        if (todo or existing) and not cancel.is_set():
             try:
                 waited = host.acquire(name, deadline=deadline, cancel=cancel, on_wait=waiting)
                 held = True
@@ -231,7 +239,7 @@ class JobRunner:
                 reason = f"not run: JobDurationInSeconds was reached while waiting for the host: {exc.who}"
                 log.warning("job %s: %s", name, reason)
                 self.repo.update_result(name, HostLock={"TimedOut": reason})
-                for s in todo:
+                for s in todo + existing:
                     self.repo.update_step(name, s.step_index, status=states.FAILED, ended=True, Progress=None,
                                           FailureReason=reason[:1024])
             finally:
@@ -250,6 +258,11 @@ class JobRunner:
                     t.start()
                 for t in threads:
                     t.join()
+            # The existing endpoint alone (nothing else of the job's loads the host meanwhile).
+            for s in existing if held else []:
+                if cancel.is_set() or time.time() >= deadline:
+                    break
+                self._run_existing_safe(name, s.step_index, s.doc, source, payload_dir, cancel, deadline)
         finally:
             if held:
                 host.release(name)
@@ -273,7 +286,7 @@ class JobRunner:
         self._recommend(name, row.request)
         done = [s for s in self.repo.steps(name) if s.status == states.COMPLETED]
         if not done:
-            reasons = "; ".join(f"step {s.step_index + 1} ({s.doc['EndpointConfiguration']['InstanceType']}): "
+            reasons = "; ".join(f"step {s.step_index + 1} ({_label(s.doc)}): "
                                 f"{s.doc.get('FailureReason', 'failed')}" for s in self.repo.steps(name))
             self._conclude(name, states.FAILED, f"no benchmark succeeded: {reasons}")
         else:
@@ -295,10 +308,18 @@ class JobRunner:
         return emulation.plan(itype, count, cpus, int(mem_gib * 1024**3), environment,
                               allow_emulation=self.options.allow_emulation)
 
+    def instance_type(self, doc: dict[str, Any]) -> InstanceType:
+        """What the step's endpoint gets: its catalog type, or for a serverless step the memory
+        and the vCPUs tied to it (core.serverless)."""
+        ec = doc["EndpointConfiguration"]
+        if ec.get("ServerlessConfig"):
+            return sl.instance_type(sl.parse(ec["ServerlessConfig"]))
+        return self.catalog.get(ec["InstanceType"])
+
     def _cost(self, doc: dict[str, Any]) -> tuple[float, float]:
         """(vCPUs, memory GiB) the step's endpoint will hold at its emulation."""
         ec = doc["EndpointConfiguration"]
-        itype = self.catalog.get(ec["InstanceType"])
+        itype = self.instance_type(doc)
         count = int(ec.get("InitialInstanceCount") or 1)
         try:
             emu = self.emulation_for(itype, count)
@@ -310,7 +331,7 @@ class JobRunner:
         """Steps that may run side by side: at most MaxParallelOfTests, and only while their vCPUs
         (at the emulation scale each will get) fit the executor's budget together."""
         cpus, mem_gib = self.executor.capacity()
-        plans = [BenchmarkPlan(index=s.step_index, instance_type=s.doc["EndpointConfiguration"]["InstanceType"],
+        plans = [BenchmarkPlan(index=s.step_index, instance_type=_label(s.doc),
                                instance_count=int(s.doc["EndpointConfiguration"].get("InitialInstanceCount") or 1))
                  for s in steps]
         cost = {s.step_index: self._cost(s.doc) for s in steps}
@@ -332,7 +353,8 @@ class JobRunner:
     def _run_step(self, name: str, index: int, doc: dict[str, Any], source: ModelSource,
                   model_dir: Path | None, payload_dir: Path, cancel: threading.Event, deadline: float) -> None:
         ec = doc["EndpointConfiguration"]
-        itype = self.catalog.get(ec["InstanceType"])
+        itype = self.instance_type(doc)
+        config = sl.parse(ec["ServerlessConfig"]) if ec.get("ServerlessConfig") else None
         count = int(ec.get("InitialInstanceCount") or 1)
         env = dict(source.environment)
         for p in doc["ModelConfiguration"].get("EnvironmentParameters") or []:
@@ -364,7 +386,7 @@ class JobRunner:
             job_type=req["JobType"], input_config=req["InputConfig"],
             stopping=req.get("StoppingConditions"), cancel=cancel, deadline=deadline,
             trial_seconds=self.options.trial_seconds, setup_deadline_s=self.options.setup_deadline_s,
-            on_progress=progress,
+            on_progress=progress, serverless=config,
         )
         if name in self._interrupted:
             self.repo.update_step(name, index, status=states.PENDING, Progress=None)
@@ -379,7 +401,8 @@ class JobRunner:
                                   FailureReason=(result.failure_reason or "failed")[:1024], **fields)
             return
         metrics = recommend.sagemaker_metrics(result.metrics)
-        fields["Details"] = {**result.details, **recommend.extended_metrics(result.metrics)}
+        fields["Details"] = {**result.details, **recommend.extended_metrics(result.metrics),
+                             **itype.price_record()}  # the price's region, source and date
         self.repo.update_step(name, index, status=states.COMPLETED, ended=True, Metrics=metrics,
                               EndpointMetrics={"MaxInvocations": metrics["MaxInvocations"],
                                                "ModelLatency": metrics["ModelLatency"]}, **fields)
@@ -387,5 +410,88 @@ class JobRunner:
     # ------------------------------------------------------- recommendations
     def _recommend(self, name: str, req: dict[str, Any]) -> None:
         steps = [s for s in self.repo.steps(name) if s.status == states.COMPLETED]
-        recs = recommend.rank_steps(name, [s.doc for s in steps], req.get("StoppingConditions"))
+        recs = recommend.rank_steps(name, [s.doc for s in steps if not s.doc.get("ExistingEndpoint")],
+                                    req.get("StoppingConditions"))
+        performances = [{"EndpointInfo": {"EndpointName": s.doc["ExistingEndpoint"]["EndpointName"]},
+                         "Metrics": dict(s.doc["EndpointMetrics"])}
+                        for s in steps if s.doc.get("ExistingEndpoint") and s.doc.get("EndpointMetrics")]
         self.repo.update_result(name, InferenceRecommendations=recs)
+        if performances:
+            self.repo.update_result(name, EndpointPerformances=performances)
+
+    # ------------------------------------------------------ existing endpoint
+    def _run_existing_safe(self, name: str, index: int, doc: dict[str, Any], source: ModelSource,
+                           payload_dir: Path, cancel: threading.Event, deadline: float) -> None:
+        try:
+            self._run_existing(name, index, doc, source, payload_dir, cancel, deadline)
+        except Exception as exc:
+            log.exception("step %s/%d (existing endpoint) failed", name, index)
+            self.repo.update_step(name, index, status=states.FAILED, ended=True, Progress=None,
+                                  FailureReason=f"{type(exc).__name__}: {exc}"[:1024])
+
+    def _run_existing(self, name: str, index: int, doc: dict[str, Any], source: ModelSource,
+                      payload_dir: Path, cancel: threading.Event, deadline: float) -> None:
+        """Load-test the job's existing endpoint (InputConfig.Endpoints) without deploying
+        anything; resolved again now, since it may have moved or gone since the job was created."""
+        from infrec.jobs.existing import measure_existing
+
+        endpoint_name = doc["ExistingEndpoint"]["EndpointName"]
+        self.repo.update_step(name, index, status=states.IN_PROGRESS, started=True, InvocationStartTime=stamp(),
+                              FailureReason=None)
+        try:
+            if self.endpoints is None:
+                raise NotFoundError(f"Could not find endpoint {endpoint_name!r}")
+            endpoint = self.endpoints.resolve(endpoint_name)
+        except NotFoundError as exc:
+            self.repo.update_step(name, index, status=states.FAILED, ended=True, InvocationEndTime=stamp(),
+                                  FailureReason=f"existing endpoint: {exc.message}"[:1024])
+            return
+        req = self.repo.get(name).request
+        last_progress = [0.0]
+
+        def progress(p: dict[str, Any]) -> None:
+            now = time.monotonic()
+            if now - last_progress[0] >= 1.0:
+                last_progress[0] = now
+                self.repo.update_step(name, index, Progress=p)
+
+        result, priced = measure_existing(
+            executor=self.executor, name=endpoint_name, endpoint=endpoint, catalog=self.catalog, source=source,
+            payload_dir=payload_dir, job_type=req["JobType"], input_config=req["InputConfig"],
+            stopping=req.get("StoppingConditions"), cancel=cancel, deadline=deadline,
+            trial_seconds=self.options.trial_seconds, hold_seconds=self.options.hold_seconds, on_progress=progress)
+        if name in self._interrupted:
+            self.repo.update_step(name, index, status=states.PENDING, Progress=None)
+            return
+        fields: dict[str, Any] = {"InvocationEndTime": stamp(), "Progress": None, "Details": result.details}
+        if result.metrics is None:
+            status = states.STOPPED if cancel.is_set() else states.FAILED
+            self.repo.update_step(name, index, status=status, ended=True,
+                                  FailureReason=(result.failure_reason or "failed")[:1024], **fields)
+            return
+        metrics = recommend.sagemaker_metrics(result.metrics)
+        if not priced:  # no instance type known: no price to show
+            metrics.pop("CostPerHour", None)
+            metrics.pop("CostPerInference", None)
+        if endpoint.pid is None:  # nothing sampled: omitted, not zero
+            metrics.pop("CpuUtilization", None)
+            metrics.pop("MemoryUtilization", None)
+        ec = dict(doc["EndpointConfiguration"])
+        if priced and endpoint.instance_type:
+            ec.update(InstanceType=endpoint.instance_type, InitialInstanceCount=endpoint.instance_count)
+        fields["Details"] = {**result.details, **recommend.extended_metrics(result.metrics)}
+        self.repo.update_step(name, index, status=states.COMPLETED, ended=True, Metrics=metrics,
+                              EndpointConfiguration=ec,
+                              EndpointMetrics={"MaxInvocations": metrics["MaxInvocations"],
+                                               "ModelLatency": metrics["ModelLatency"]}, **fields)
+
+
+def _label(doc: dict[str, Any]) -> str:
+    """What a step is, in a failure reason: its instance type, serverless configuration or endpoint."""
+    ec = doc.get("EndpointConfiguration") or {}
+    if doc.get("ExistingEndpoint"):
+        return f"existing endpoint {doc['ExistingEndpoint'].get('EndpointName')}"
+    if ec.get("ServerlessConfig"):
+        sc = ec["ServerlessConfig"]
+        return f"serverless {sc.get('MemorySizeInMB')} MB × {sc.get('MaxConcurrency')}"
+    return str(ec.get("InstanceType"))

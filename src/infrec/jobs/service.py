@@ -15,10 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from infrec.core import recommend, scaling
 from infrec.core.arn import ArnBuilder
 from infrec.core.catalog import Catalog
-from infrec.core.errors import ResourceInUseError, ValidationError
+from infrec.core.errors import NotFoundError, ResourceInUseError, ValidationError
 from infrec.core.paging import page
 from infrec.core.plan import plan_job
 from infrec.jobs import states
+from infrec.jobs.endpoints import EndpointLookup
 from infrec.jobs.model_source import resolve
 from infrec.jobs.repo import JobRepo, epoch, now_dt
 from infrec.registry.service import RegistryService
@@ -35,7 +36,10 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
 class JobService:
     def __init__(self, store: Store, arns: ArnBuilder, registry: RegistryService,
                  catalog: Catalog, submit: Callable[[str], None],
-                 cancel: Callable[[str], None], owner: Callable[[], str | None] = lambda: None) -> None:
+                 cancel: Callable[[str], None], owner: Callable[[], str | None] = lambda: None,
+                 endpoints: EndpointLookup | None = None) -> None:
+        """`endpoints` resolves InputConfig.Endpoints (existing endpoints to load-test); without it
+        every such name is unknown."""
         self.store = store
         self.repo = JobRepo(store)
         self.arns = arns
@@ -44,20 +48,21 @@ class JobService:
         self._submit = submit
         self._cancel = cancel
         self._owner = owner
+        self.endpoints = endpoints
 
     # ---------------------------------------------------------------- create
     def create_inference_recommendations_job(self, req: dict[str, Any]) -> dict[str, Any]:
         name = req["JobName"]
         job_type = req["JobType"]
         input_config = req["InputConfig"]
-        if input_config.get("Endpoints"):
-            raise ValidationError("InputConfig.Endpoints (benchmarking existing endpoints) is not supported; "
-                                  "use EndpointConfigurations")
-        if job_type == "Advanced" and not input_config.get("EndpointConfigurations"):
-            raise ValidationError("an Advanced job needs InputConfig.EndpointConfigurations")
+        existing = self._existing_endpoint(input_config)
+        if job_type == "Advanced" and not input_config.get("EndpointConfigurations") and existing is None:
+            raise ValidationError("an Advanced job needs InputConfig.EndpointConfigurations (or InputConfig.Endpoints)")
         source = resolve(self.registry, input_config)
-        plans = plan_job(job_type, input_config, source.package_instance_types, DEFAULT_INSTANCE_TYPES)
-        unknown = sorted({p.instance_type for p in plans if not self.catalog.has(p.instance_type)})
+        plans = [] if job_type == "Advanced" and not input_config.get("EndpointConfigurations") else \
+            plan_job(job_type, input_config, source.package_instance_types, DEFAULT_INSTANCE_TYPES)
+        unknown = sorted({p.instance_type for p in plans
+                          if p.serverless_config is None and not self.catalog.has(p.instance_type)})
         if unknown:
             raise ValidationError(self.catalog.unknown_message(unknown))
         arn = self.arns.sagemaker("inference-recommendations-job", name)
@@ -72,16 +77,20 @@ class JobService:
             model_cfg: dict[str, Any] = {"EnvironmentParameters": env_params}
             if plan.inference_specification_name:
                 model_cfg["InferenceSpecificationName"] = plan.inference_specification_name
-            doc = {
-                "EndpointConfiguration": {
-                    "EndpointName": f"{name}-{plan.index + 1}"[:63],
-                    "VariantName": "AllTraffic",
-                    "InstanceType": plan.instance_type,
-                    "InitialInstanceCount": plan.instance_count,
-                },
-                "ModelConfiguration": model_cfg,
-            }
+            endpoint: dict[str, Any] = {"EndpointName": f"{name}-{plan.index + 1}"[:63], "VariantName": "AllTraffic"}
+            if plan.serverless_config is not None:
+                endpoint["ServerlessConfig"] = dict(plan.serverless_config)
+            else:
+                endpoint.update(InstanceType=plan.instance_type, InitialInstanceCount=plan.instance_count)
+            doc = {"EndpointConfiguration": endpoint, "ModelConfiguration": model_cfg}
             steps.append(JobStepRow(job_name=name, step_index=plan.index, status=states.PENDING, doc=doc))
+        if existing is not None:
+            # The existing endpoint is measured as one more step (after the planned ones), without
+            # deploying anything; its figures become EndpointPerformances, not a recommendation.
+            doc = {"ExistingEndpoint": {"EndpointName": existing},
+                   "EndpointConfiguration": {"EndpointName": existing, "VariantName": "AllTraffic"},
+                   "ModelConfiguration": {}}
+            steps.append(JobStepRow(job_name=name, step_index=len(plans), status=states.PENDING, doc=doc))
         try:
             with self.store.session() as s:
                 s.add(job)
@@ -91,6 +100,25 @@ class JobService:
             raise ResourceInUseError(f"Inference recommendations job {name!r} already exists") from exc
         self._submit(name)
         return {"JobArn": arn}
+
+    def _existing_endpoint(self, input_config: dict[str, Any]) -> str | None:
+        """The name in InputConfig.Endpoints (at most one, as SageMaker allows), checked to exist
+        now, so a missing endpoint is refused at create as SageMaker refuses it."""
+        entries = input_config.get("Endpoints") or []
+        if not entries:
+            return None
+        if len(entries) > 1:
+            raise ValidationError("InputConfig.Endpoints: only one existing endpoint per job is supported")
+        endpoint_name = (entries[0] or {}).get("EndpointName")
+        if not endpoint_name:
+            raise ValidationError("InputConfig.Endpoints[0].EndpointName is required")
+        if self.endpoints is None:
+            raise ValidationError(f"Could not find endpoint \"{endpoint_name}\".")
+        try:
+            self.endpoints.resolve(endpoint_name)
+        except NotFoundError:
+            raise ValidationError(f"Could not find endpoint \"{endpoint_name}\".") from None
+        return str(endpoint_name)
 
     # -------------------------------------------------------------- describe
     def describe_inference_recommendations_job(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +140,7 @@ class JobService:
             "InputConfig": row.request["InputConfig"],
             "StoppingConditions": row.request.get("StoppingConditions"),
             "InferenceRecommendations": (row.result or {}).get("InferenceRecommendations"),
+            "EndpointPerformances": (row.result or {}).get("EndpointPerformances"),
         }
         return _drop_none(out)
 
@@ -209,9 +238,10 @@ class JobService:
         chosen = next((r for r in recs if (rec_id and r.get("RecommendationId") == rec_id) or
                        (endpoint and r["EndpointConfiguration"].get("EndpointName") == endpoint)), None)
         if chosen is None:
-            from infrec.core.errors import NotFoundError
-
             raise NotFoundError(f"job {name!r} has no recommendation {rec_id or endpoint!r}")
+        if chosen["EndpointConfiguration"].get("ServerlessConfig"):
+            raise ValidationError(f"recommendation {chosen['RecommendationId']!r} is serverless: a serverless endpoint "
+                                  "scales itself up to MaxConcurrency and takes no scaling policy")
         return scaling.recommend_scaling(
             job_name=name, recommendation=chosen,
             target_cpu_utilization_per_core=req.get("TargetCpuUtilizationPerCore"),

@@ -110,6 +110,32 @@ def interval_notes(details: Mapping[str, Any] | None) -> list[str]:
     return notes
 
 
+def price_notes(steps: list[dict[str, Any]] | None) -> list[str]:
+    """What the dollar figures rest on: one line per region/source/date among the completed steps'
+    `Details.Price` (recorded when each step ran), and a line for steps that ran before infrec
+    recorded it. Serverless steps are priced per GB-second and say so themselves."""
+    if steps is None:
+        return ["Prices: hourly on-demand prices of the catalog infrec used (`infrec catalog list` shows "
+                "their region, source and date)"]
+    seen: dict[tuple[str, str, str], None] = {}
+    unrecorded = False
+    for s in steps:
+        if not s.get("Metrics") or (s.get("EndpointConfiguration") or {}).get("ServerlessConfig"):
+            continue
+        p = (s.get("Details") or {}).get("Price")
+        if isinstance(p, Mapping):
+            seen[(str(p.get("Region") or ""), str(p.get("Source") or "source not recorded"),
+                  str(p.get("Date") or "date not recorded"))] = None
+        else:
+            unrecorded = True
+    lines = [f"Prices: USD/hour on-demand {'in ' + region if region else '(own price, any region)'} — "
+             f"{source}, {date}" for region, source, date in seen]
+    if unrecorded:
+        lines.append("Prices of steps run before infrec recorded their source: the catalog in use then "
+                     "(source and date not recorded)")
+    return lines
+
+
 def tied_text(rec: Mapping[str, Any], recs: list[dict[str, Any]]) -> str:
     """`tie: #2, #3` — the rows (1-based, as listed) this recommendation is tied with on throughput."""
     row = {r.get("RecommendationId"): i for i, r in enumerate(recs, 1)}
@@ -164,7 +190,8 @@ def job_report(details: dict[str, Any]) -> str:
             "<p><small>Ranges are 95 % confidence intervals. Rows whose throughput ranges overlap (up to the "
             "rate the search saw fail) are ties: the difference between them is noise, so they are ranked by "
             "price, none of them is best for throughput, and one is best for cost only where its price "
-            "difference outweighs that noise.</small></p>"]
+            "difference outweighs that noise.</small></p>",
+            "".join(f"<p><small>{escape(line)}</small></p>" for line in price_notes(steps))]
     rows = []
     for s in steps:
         m = s.get("Metrics") or {}

@@ -7,6 +7,8 @@ from typing import Any
 
 from rich.table import Table
 
+from infrec.report.html import price_notes
+
 
 def _env(model_cfg: dict[str, Any]) -> str:
     params = model_cfg.get("EnvironmentParameters") or []
@@ -18,7 +20,8 @@ def recommendations_table(recs: list[dict[str, Any]], steps: list[dict[str, Any]
     for s in steps or []:
         ec = s.get("EndpointConfiguration") or {}
         scale_by_endpoint[ec.get("EndpointName")] = s.get("EmulationScale", 1.0)
-    t = Table(title="Recommendations (cheapest per inference first)")
+    t = Table(title="Recommendations (cheapest per inference first)", caption_justify="left",
+              caption="\n".join(price_notes(steps)))
     for col, just in (("#", "right"), ("instance", "left"), ("count", "right"), ("environment", "left"),
                       ("max inv/min", "right"), ("latency ms", "right"), ("cpu %", "right"), ("mem %", "right"),
                       ("$/hour", "right"), ("$/1M inferences", "right"), ("setup s", "right"),

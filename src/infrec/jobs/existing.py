@@ -1,0 +1,127 @@
+"""Load-testing an endpoint that runs already (``InputConfig.Endpoints``): the step's trials
+(``measure.measure_on``) without starting or stopping anything.
+
+What infrec knows of such an endpoint is what the ``EndpointLookup`` says (jobs.endpoints): its
+URL, and perhaps its instance type and server process. Utilisation is sampled from the process
+tree when the pid is known and omitted otherwise; the endpoint is judged healthy while it
+answers ``GET /ping``. The instance type, when known and in the catalog, sizes the load (how many
+requests the server may take at once) and reads MemoryUtilization against its memory; when not,
+the host's CPUs and memory stand in, which only sets where the search starts.
+"""
+
+from __future__ import annotations
+
+import http.client
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psutil
+
+from infrec.core.catalog import Catalog, InstanceType
+from infrec.core.emulation import Emulation
+from infrec.executors.base import InstanceUsage
+from infrec.executors.pinning import control_plane_on
+from infrec.jobs.endpoints import ExistingEndpoint
+from infrec.jobs.measure import StepMeasurement, _loadgen_cpus, measure_on
+from infrec.jobs.model_source import ModelSource
+
+
+@dataclass
+class ExistingHandle:
+    """What measure_on reads of an endpoint handle, for an endpoint infrec did not start."""
+
+    name: str
+    urls: list[str]
+    pid: int | None
+    vcpus: float
+    memory_bytes: int
+    setup_time_s: float = math.nan       # not started here: no ModelSetupTime
+    enforcement: str | None = None       # infrec enforces nothing on it
+    last_cpu: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+class ProcessMonitor:
+    """usage/health for an existing endpoint: CPU and RSS of its process tree (when the pid is
+    known), health by GET /ping."""
+
+    def usage(self, handle: ExistingHandle) -> list[InstanceUsage]:
+        if handle.pid is None:
+            return []
+        try:
+            root = psutil.Process(handle.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+        rss, cpu_s = 0, 0.0
+        for p in procs:
+            try:
+                with p.oneshot():
+                    rss += p.memory_info().rss
+                    t = p.cpu_times()
+                    cpu_s += t.user + t.system
+            except psutil.Error:
+                continue
+        now = time.monotonic()
+        prev = handle.last_cpu.get("cpu")
+        handle.last_cpu["cpu"] = (now, cpu_s)
+        if prev is None or now <= prev[0]:
+            return []  # the first sample only sets the baseline
+        pct = max(0.0, (cpu_s - prev[1]) / (now - prev[0]) / max(handle.vcpus, 1e-9) * 100.0)
+        return [InstanceUsage(index=0, cpu_percent=pct, memory_percent=100.0 * rss / max(handle.memory_bytes, 1),
+                              rss_bytes=rss)]
+
+    def health(self, handle: ExistingHandle) -> str | None:
+        parts = urlsplit(handle.urls[0])
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=5.0)
+        try:
+            conn.request("GET", parts.path.rstrip("/") + "/ping")
+            status = conn.getresponse().status
+        except (OSError, http.client.HTTPException) as exc:
+            return f"{handle.name} stopped answering GET /ping ({type(exc).__name__})"
+        finally:
+            conn.close()
+        return None if status == 200 else f"{handle.name} answered GET /ping with HTTP {status}"
+
+
+def sizing(endpoint: ExistingEndpoint, catalog: Catalog) -> tuple[InstanceType, bool]:
+    """(the instance type to size and read the endpoint by, whether it is the real one). Without a
+    known type: the CPUs the server process may use (else this host's) and this host's memory,
+    unpriced."""
+    if endpoint.instance_type and catalog.has(endpoint.instance_type):
+        return catalog.get(endpoint.instance_type), True
+    cpus: float = float(os.cpu_count() or 1)
+    if endpoint.pid is not None:
+        try:
+            cpus = float(len(psutil.Process(endpoint.pid).cpu_affinity() or []) or cpus)
+        except (psutil.Error, AttributeError):
+            pass
+    return InstanceType(name=endpoint.instance_type or "existing-endpoint", vcpus=cpus,
+                        memory_gib=psutil.virtual_memory().total / 1024**3, price_per_hour=0.0), False
+
+
+def measure_existing(*, executor: Any, name: str, endpoint: ExistingEndpoint, catalog: Catalog, source: ModelSource,
+                     payload_dir: Path, job_type: str, input_config: dict[str, Any], stopping: dict[str, Any] | None,
+                     cancel: threading.Event, deadline: float, trial_seconds: float, hold_seconds: float,
+                     on_progress: Callable[[dict[str, Any]], None]) -> tuple[StepMeasurement, bool]:
+    """Measure the running endpoint as a step would (Default: capacity and latency hold;
+    Advanced: the TrafficPattern). Returns the measurement and whether its instance type (and so
+    its price) is known. The load generator takes the executor's generator CPUs, as in a step."""
+    itype, known = sizing(endpoint, catalog)
+    emu = Emulation(itype, endpoint.instance_count, 1.0, itype.memory_bytes)
+    handle = ExistingHandle(name=name, urls=[endpoint.url], pid=endpoint.pid, vcpus=itype.vcpus,
+                            memory_bytes=itype.memory_bytes)
+    loadgen_cpus = _loadgen_cpus(executor)
+    with control_plane_on(loadgen_cpus):
+        result = measure_on(ProcessMonitor(), handle, source, {}, emu, payload_dir, job_type, input_config, stopping,
+                            cancel, deadline, trial_seconds, hold_seconds, on_progress, loadgen_cpus)
+    result.details["ExistingEndpoint"] = {"EndpointName": name, "Url": endpoint.url,
+                                          "InstanceType": endpoint.instance_type, "Pid": endpoint.pid,
+                                          "UtilisationSampled": endpoint.pid is not None}
+    return result, known
