@@ -19,7 +19,7 @@ from tests.integration.jobs.conftest import endpoint_processes, job_env
 from tests.integration.jobs.test_jobs_boto3 import ROLE, _register, _wait
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serving"))
-from server import ModelServer  # noqa: E402
+from server import ModelServer
 
 PATTERN = {"TrafficType": "PHASES", "Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 1, "DurationInSeconds": 4}]}
 
