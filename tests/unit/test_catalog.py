@@ -241,3 +241,10 @@ def test_cli_show_and_refusals() -> None:
     assert code == 2 and "no prices for region 'mars-1'" in err
     code, _, err = _cli(["catalog", "refresh"])
     assert code == 2 and "--output" in err
+
+
+def test_default_candidates_keep_the_types_offered_in_the_region() -> None:
+    defaults = ["ml.c5.large", "ml.m5.large", "ml.c6i.large", "ml.c5.xlarge"]  # jobs.service's
+    assert Catalog.default("us-east-1").offered(defaults) == defaults
+    assert Catalog.default("af-south-1").offered(defaults) == ["ml.c5.large", "ml.m5.large", "ml.c5.xlarge"]
+    assert Catalog.default("mars-1").offered(defaults) == defaults  # none offered: refused by name

@@ -416,6 +416,11 @@ class Catalog:
     def names(self) -> list[str]:
         return list(self._types)
 
+    def offered(self, names: list[str]) -> list[str]:
+        """Those of `names` offered in this region, in order; all of `names` when none is, so the
+        caller's refusal names them (a Default job's candidates in a region that lacks some)."""
+        return [n for n in names if n in self._types] or list(names)
+
     def not_offered(self) -> list[UnpricedType]:
         """Types the catalog knows that have no price in this region (not offered here)."""
         return list(self._unpriced.values())

@@ -60,7 +60,8 @@ class JobService:
             raise ValidationError("an Advanced job needs InputConfig.EndpointConfigurations (or InputConfig.Endpoints)")
         source = resolve(self.registry, input_config)
         plans = [] if job_type == "Advanced" and not input_config.get("EndpointConfigurations") else \
-            plan_job(job_type, input_config, source.package_instance_types, DEFAULT_INSTANCE_TYPES)
+            plan_job(job_type, input_config, source.package_instance_types,
+                     self.catalog.offered(DEFAULT_INSTANCE_TYPES))  # only types offered in the region
         unknown = sorted({p.instance_type for p in plans
                           if p.serverless_config is None and not self.catalog.has(p.instance_type)})
         if unknown:
