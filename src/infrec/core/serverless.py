@@ -62,7 +62,9 @@ MB_PER_VCPU = 1769.0
 CPU_RATIO_SOURCE = ("AWS Lambda developer guide, 'Configure Lambda function memory': one vCPU at 1,769 MB, "
                     "CPU in proportion to memory (SageMaker Serverless Inference runs on Lambda and "
                     "publishes no figure of its own)")
-# USD per GB-second of configured memory, us-east-1 (see the module doc for the sources).
+# USD per GB-second of configured memory, us-east-1 (see the module doc for the sources): the
+# default of the pure functions here. Jobs price with the catalog's figure for their region
+# (core.catalog.Catalog.serverless_price), which has the same source.
 PRICE_PER_GB_SECOND = 0.00002
 PRICE_SOURCE = ("aws-samples/sagemaker-serverless-inference-benchmarking cost_constants.py (2022-08-16); "
                 "AWS Price List USE1-ServerlessInf:Mem-3GB = $0.00006/s (2026)")
@@ -139,8 +141,7 @@ def instance_type(config: ServerlessConfig) -> InstanceType:
     memory = MemorySizeInMB, vCPUs tied to it. Its hourly price is 0: serverless is not billed
     by the hour (``cost_per_inference`` prices it)."""
     return InstanceType(name=f"serverless-{config.memory_size_mb}mb", vcpus=round(config.vcpus, 4),
-                        memory_gib=config.memory_size_mb / 1024.0, price_per_hour=0.0,
-                        price_source=PRICE_SOURCE, price_date=PRICE_DATE)
+                        memory_gib=config.memory_size_mb / 1024.0, price_per_hour=0.0)
 
 
 def billed_seconds(latency_s: float) -> float:

@@ -51,6 +51,7 @@ from urllib.parse import urlsplit
 
 from infrec.core import serverless as sl
 from infrec.core import trial as tr
+from infrec.core.catalog import ServerlessPrice
 from infrec.core.confidence import Interval, mean_interval
 from infrec.core.emulation import Emulation
 from infrec.core.ratesearch import RateSearch, TrialOutcome, initial_rate_guess
@@ -136,10 +137,11 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
                  input_config: dict[str, Any], stopping: dict[str, Any] | None, cancel: threading.Event,
                  deadline: float, trial_seconds: float, setup_deadline_s: float, hold_seconds: float,
                  on_progress: Callable[[dict[str, Any]], None],
-                 serverless: sl.ServerlessConfig | None = None) -> StepMeasurement:
+                 serverless: sl.ServerlessConfig | None = None,
+                 serverless_price: ServerlessPrice | None = None) -> StepMeasurement:
     """`serverless`: the step is a serverless configuration (core.serverless): its load never
     has more than MaxConcurrency requests in flight, ModelSetupTime is its cold start and it is
-    priced per GB-second."""
+    priced per GB-second (`serverless_price`, the catalog's for the region)."""
     itype, count, scale = emulation.instance_type, emulation.count, emulation.scale
     spec = EndpointSpec(name=f"{job_name}-{index + 1}", image=source.image, model_dir=model_dir,
                         environment=environment, instance_type=itype, instance_count=count, scale=scale,
@@ -156,7 +158,7 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
         try:
             return measure_on(executor, handle, source, environment, emulation, payload_dir, job_type, input_config,
                               stopping, cancel, deadline, trial_seconds, hold_seconds, on_progress, loadgen_cpus,
-                              serverless=serverless, started=started)
+                              serverless=serverless, serverless_price=serverless_price, started=started)
         finally:
             executor.stop(handle)
 
@@ -166,7 +168,7 @@ def measure_on(monitor: Any, handle: Any, source: ModelSource, environment: dict
                stopping: dict[str, Any] | None, cancel: threading.Event, deadline: float, trial_seconds: float,
                hold_seconds: float, on_progress: Callable[[dict[str, Any]], None],
                loadgen_cpus: list[int] | None, *, serverless: sl.ServerlessConfig | None = None,
-               started: float | None = None) -> StepMeasurement:
+               serverless_price: ServerlessPrice | None = None, started: float | None = None) -> StepMeasurement:
     """Measure an endpoint that answers at `handle.urls`: the same trials whether infrec started it
     (a step) or it ran already (InputConfig.Endpoints, jobs.existing). `monitor` gives
     `usage(handle)` and `health(handle)` (the executor, or a process monitor); `started` is when
@@ -221,7 +223,7 @@ def measure_on(monitor: Any, handle: Any, source: ModelSource, environment: dict
     details["ErrorRate"] = round(outcome.error_rate, 5)
     price_per_hour = itype.price_per_hour
     if serverless is not None:
-        price_per_hour = _serverless_price(serverless, outcome, details)
+        price_per_hour = _serverless_price(serverless, outcome, details, serverless_price)
     metrics = StepMetrics(
         instance_type=itype.name, instance_count=count, environment=environment,
         max_invocations=outcome.full_rps * 60.0, model_latency_ms=outcome.latency_ms,
@@ -938,13 +940,17 @@ def _serverless_load(urls: list[str], payloads: list[Payload], content_type: str
     return None
 
 
-def _serverless_price(config: sl.ServerlessConfig, outcome: Outcome, details: dict[str, Any]) -> float:
+def _serverless_price(config: sl.ServerlessConfig, outcome: Outcome, details: dict[str, Any],
+                      price: ServerlessPrice | None) -> float:
     """The hour figure that makes CostPerInference = GB × billed seconds × price per GB-second
     (core.serverless), with the inputs written to Details for whoever checks the bill."""
     seconds = (outcome.mean_ms if not math.isnan(outcome.mean_ms) else outcome.percentiles["P50"]) / 1000.0
-    per_inference = sl.cost_per_inference(config.memory_size_mb, seconds)
+    per_gb_s = price.usd_per_gb_second if price else sl.PRICE_PER_GB_SECOND
+    per_inference = sl.cost_per_inference(config.memory_size_mb, seconds, per_gb_s)
     details["ServerlessCost"] = {"MemoryGB": config.memory_gb, "BilledSecondsPerInference": sl.billed_seconds(seconds),
-                                 "PricePerGBSecond": sl.PRICE_PER_GB_SECOND, "CostPerInference": per_inference,
-                                 "PriceSource": sl.PRICE_SOURCE, "VCpus": round(config.vcpus, 3),
-                                 "VCpuSource": sl.CPU_RATIO_SOURCE}
+                                 "PricePerGBSecond": per_gb_s, "CostPerInference": per_inference,
+                                 "Region": price.region if price else None,
+                                 "PriceSource": price.source if price else sl.PRICE_SOURCE,
+                                 "PriceDate": price.date if price else sl.PRICE_DATE,
+                                 "VCpus": round(config.vcpus, 3), "VCpuSource": sl.CPU_RATIO_SOURCE}
     return sl.cost_per_hour(per_inference, outcome.full_rps * 60.0)

@@ -387,6 +387,7 @@ class JobRunner:
             stopping=req.get("StoppingConditions"), cancel=cancel, deadline=deadline,
             trial_seconds=self.options.trial_seconds, setup_deadline_s=self.options.setup_deadline_s,
             on_progress=progress, serverless=config,
+            serverless_price=self.catalog.serverless_price() if config is not None else None,
         )
         if name in self._interrupted:
             self.repo.update_step(name, index, status=states.PENDING, Progress=None)
