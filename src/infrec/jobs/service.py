@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from infrec.core import recommend, scaling
 from infrec.core.arn import ArnBuilder
-from infrec.core.catalog import Catalog
+from infrec.core.catalog import Catalog, PriceUnavailable
 from infrec.core.errors import NotFoundError, ResourceInUseError, ValidationError
 from infrec.core.paging import page
 from infrec.core.plan import plan_job
@@ -66,6 +66,11 @@ class JobService:
                           if p.serverless_config is None and not self.catalog.has(p.instance_type)})
         if unknown:
             raise ValidationError(self.catalog.unknown_message(unknown))
+        if any(p.serverless_config is not None for p in plans):
+            try:
+                self.catalog.serverless_price()   # priced for the region, or refused now, not after the run
+            except PriceUnavailable as exc:
+                raise ValidationError(f"ServerlessConfig: {exc}") from None
         arn = self.arns.sagemaker("inference-recommendations-job", name)
         now = now_dt()
         job = JobRow(name=name, arn=arn, job_type=job_type, status=states.PENDING,
