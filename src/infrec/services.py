@@ -71,6 +71,12 @@ class Services:
         self.catalog = Catalog.from_env(os.environ, region=settings.region)  # INFREC_REGION prices
         self.extra_enums = {"ProductionVariantInstanceType": frozenset(self.catalog.names())}
         self._scheduler: Scheduler | None = None
+        self._executor: Any | None = None
+        from infrec.hosting.service import HostingService
+
+        self.hosting = HostingService(self.store, self.arns, self.registry, self.catalog)
+        self._supervisor: Any | None = None
+        self._invoker: Any | None = None
         # InputConfig.Endpoints: infrec's own endpoints (hosting, as a jobs.endpoints.EndpointLookup)
         # first, then the operator's external ones (INFREC_EXTERNAL_ENDPOINTS).
         hosting = getattr(self, "hosting", None)
@@ -79,7 +85,38 @@ class Services:
                                submit=self._submit, cancel=self._cancel,
                                owner=lambda: self._scheduler.owner if self._scheduler else None,
                                endpoints=self.endpoint_lookup)
-        self._owners: list[object] = [self.registry, TagService(self.store), self.jobs]
+        self._owners: list[object] = [self.registry, TagService(self.store), self.jobs, self.hosting]
+
+    def executor(self) -> Any:
+        """The one executor of this process: jobs and hosted endpoints share its budget of CPUs and
+        memory, so a hosted endpoint never runs on a CPU a benchmark was given."""
+        if self._executor is None:
+            from infrec.executors.local import LocalExecutor
+
+            self._executor = LocalExecutor(state_dir=self.settings.home / "run",
+                                           allow_commands=self.settings.allow_commands)
+        return self._executor
+
+    # --------------------------------------------------------------- hosting
+    def start_hosting(self) -> None:
+        """Run endpoints in this process (`infrec serve`): bring back those a previous run left, then
+        deploy, update and delete as asked. Read-only commands never call this."""
+        if self._supervisor is None:
+            from infrec.hosting.runtime import Invoker
+            from infrec.hosting.supervisor import Supervisor
+            from infrec.jobs.scheduler import this_owner
+
+            self.executor().reap_orphans()  # what a killed server left, before anything new starts
+            opts = RunnerOptions.from_env()
+            self._supervisor = Supervisor(self.hosting, self.executor(), self.settings.home, this_owner(),
+                                          allow_emulation=opts.allow_emulation,
+                                          setup_deadline_s=opts.setup_deadline_s)
+            self._supervisor.start()
+            self._invoker = Invoker(self.hosting, self._supervisor)
+
+    def invoker(self) -> Any | None:
+        """The runtime API's way to an endpoint; None where this process hosts none."""
+        return self._invoker
 
     # ------------------------------------------------------------------ jobs
     def start_jobs(self, *, resume: bool = True, options: RunnerOptions | None = None,
@@ -88,10 +125,7 @@ class Services:
         commands do not, so they never take over another process's jobs."""
         if self._scheduler is None:
             if executor is None:
-                from infrec.executors.local import LocalExecutor
-
-                executor = LocalExecutor(state_dir=self.settings.home / "run",
-                                         allow_commands=self.settings.allow_commands)
+                executor = self.executor()
             runner = JobRunner(self.settings.home, self.jobs.repo, self.registry, self.catalog, executor,
                                options or RunnerOptions.from_env(), preflight=_vpc_preflight(self.settings),
                                endpoints=self.endpoint_lookup)
@@ -133,6 +167,10 @@ class Services:
         return None
 
     def close(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.shutdown()
+            self._supervisor = None
+            self._invoker = None
         if self._scheduler is not None:
             self._scheduler.shutdown()
             self._scheduler = None

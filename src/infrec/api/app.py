@@ -9,9 +9,10 @@ may make the host do (commands, images) is checked by `policy.check_request`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -64,9 +65,12 @@ async def _read_body(request: Request) -> bytes | Response:
 
 
 def create_app(services: Services, keys: KeyStore | None = None, *, allowed_hosts: Iterable[str] | None = None,
-               port: int | None = None) -> Starlette:
+               port: int | None = None, on_shutdown: Callable[[], None] | None = None) -> Starlette:
     """The API and web pages. `keys`: SigV4 keys (None = no authentication). `allowed_hosts`: the
-    names a Host header may carry, with `port` (a loopback bind's DNS-rebinding guard); None = any."""
+    names a Host header may carry, with `port` (a loopback bind's DNS-rebinding guard); None = any.
+    `on_shutdown` runs when the server stops, before the process exits: uvicorn re-raises SIGTERM
+    once it has shut down, so code after `uvicorn.run` never runs on a plain `kill`; endpoint
+    processes are stopped here instead."""
     async def dispatch(request: Request) -> Response:
         target = request.headers.get("x-amz-target", "")
         if not target.startswith(TARGET_PREFIX):
@@ -107,9 +111,16 @@ def create_app(services: Services, keys: KeyStore | None = None, *, allowed_host
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    from infrec.api.runtime import routes as runtime_routes
     from infrec.web.routes import routes as web_routes
 
     routes = [Route("/", dispatch, methods=["POST"]), Route("/healthz", health, methods=["GET"]),
-              *web_routes(services)]
+              *runtime_routes(services.invoker, keys), *web_routes(services)]
     guard = Middleware(RequestGuard, keys=keys, allowed_hosts=allowed_hosts, port=port)
-    return Starlette(routes=routes, middleware=[guard])
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            await run_in_threadpool(on_shutdown)
+
+    return Starlette(routes=routes, middleware=[guard], lifespan=lifespan)

@@ -78,7 +78,7 @@ def _parse_authorization(header: str) -> dict[str, str]:
 
 
 def verify(keys: KeyStore, method: str, url: str, headers: dict[str, str], body: bytes,
-           now: datetime | None = None) -> str:
+           now: datetime | None = None, required: tuple[str, ...] = REQUIRED_SIGNED_HEADERS) -> str:
     """Raise AuthError unless the request is signed by a configured key; return the access key id."""
     lower = {k.lower(): v for k, v in headers.items()}
     auth = lower.get("authorization")
@@ -105,10 +105,10 @@ def verify(keys: KeyStore, method: str, url: str, headers: dict[str, str], body:
     if declared is not None and declared != hashlib.sha256(body).hexdigest():
         raise AuthError("InvalidSignatureException", "X-Amz-Content-SHA256 does not match the request body")
     signed = [h.strip().lower() for h in parts["SignedHeaders"].split(";")]
-    missing = [h for h in REQUIRED_SIGNED_HEADERS if h not in signed]
+    missing = [h for h in required if h not in signed]
     if missing:
         raise AuthError("IncompleteSignature",
-                        f"SignedHeaders must include {' and '.join(REQUIRED_SIGNED_HEADERS)}; "
+                        f"SignedHeaders must include {' and '.join(required)}; "
                         f"this signature does not cover {', '.join(missing)}")
     request = AWSRequest(method=method, url=url, data=body,
                          headers={h: lower.get(h, "") for h in signed})

@@ -103,6 +103,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
         try:
+            services.start_hosting()
             resumed = services.start_jobs(resume=True).resumed
             if resumed:
                 typer.echo(f"resuming {len(resumed)} job(s) left by a previous run: {', '.join(resumed)}", err=True)
@@ -112,7 +113,8 @@ def register(app: typer.Typer) -> None:
                            "(--allow-commands)", err=True)
             folders = ", ".join(str(p) for p in settings.file_roots()) or "none (s3:// only)"
             typer.echo(f"file:// URIs allowed under: {folders}", err=True)
-            app_ = create_app(services, keys, allowed_hosts=allowed_host_names(host), port=port)
+            app_ = create_app(services, keys, allowed_hosts=allowed_host_names(host), port=port,
+                              on_shutdown=services.close)
             uvicorn.run(app_, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
         finally:
             services.close()

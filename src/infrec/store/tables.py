@@ -86,3 +86,30 @@ class JobStepRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     emulation_scale: Mapped[float] = mapped_column(Float, nullable=False, default=1.0)
     doc: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class EndpointConfigRow(Base):
+    __tablename__ = "endpoint_configs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True, nullable=False)
+    arn: Mapped[str] = mapped_column(String(2048), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    doc: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class EndpointRow(Base):
+    __tablename__ = "endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True, nullable=False)
+    arn: Mapped[str] = mapped_column(String(2048), unique=True, nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    config_name: Mapped[str] = mapped_column(String(63), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    # The SageMaker-shaped description, plus what runs it now (`Running`: instance URLs, the
+    # executor's ledger id): the latter is what a restarted server reads to restart or reap it.
+    doc: Mapped[dict] = mapped_column(JSON, nullable=False)
+    # Which control process runs the endpoint's processes; a restarted server takes over the rest.
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
