@@ -186,3 +186,43 @@ def test_endpoints_survive_a_restart_and_a_crash_of_the_server(tmp_path: Path) -
     finally:
         srv.stop()
         assert wait_no_endpoints(home) == []
+
+
+def test_a_job_load_tests_a_hosted_endpoint_without_deploying_anything(tmp_path: Path,
+                                                                        payload_archive: Path) -> None:
+    """InputConfig.Endpoints naming an infrec endpoint: EndpointPerformances from the running
+    processes, priced by the endpoint's instance type; the endpoint keeps running, untouched."""
+    from tests.integration.jobs.conftest import job_env
+    from tests.integration.jobs.test_jobs_boto3 import ROLE, _register
+    from tests.integration.jobs.test_jobs_boto3 import _wait as wait_job
+
+    home = tmp_path / "home"
+    srv = InfrecServer(job_env(home))
+    try:
+        sm = srv.client()
+        arn = _register(sm, payload_archive)
+        sm.create_model(ModelName="from-package", ExecutionRoleArn=ROLE, Containers=[{"ModelPackageName": arn}])
+        sm.create_endpoint_config(EndpointConfigName="cfg", ProductionVariants=[
+            {"VariantName": "v", "ModelName": "from-package", "InstanceType": "ml.c5.large",
+             "InitialInstanceCount": 1}])
+        sm.create_endpoint(EndpointName="hosted", EndpointConfigName="cfg")
+        assert _wait(sm, "hosted", {"InService", "Failed"})["EndpointStatus"] == "InService"
+        pids = {p.pid for p in endpoint_processes(home)}
+        sm.create_inference_recommendations_job(
+            JobName="existing", JobType="Advanced", RoleArn=ROLE,
+            InputConfig={"ModelPackageVersionArn": arn, "JobDurationInSeconds": 120,
+                         "TrafficPattern": {"TrafficType": "PHASES", "Phases": [
+                             {"InitialNumberOfUsers": 2, "SpawnRate": 1, "DurationInSeconds": 6}]},
+                         "Endpoints": [{"EndpointName": "hosted"}]})
+        job = wait_job(sm, "existing", {"COMPLETED", "FAILED"}, 90)
+        assert job["Status"] == "COMPLETED", job.get("FailureReason")
+        perf = job["EndpointPerformances"]
+        assert [p["EndpointInfo"]["EndpointName"] for p in perf] == ["hosted"]
+        assert perf[0]["Metrics"]["MaxInvocations"] > 0
+        bench = sm.list_inference_recommendations_job_steps(JobName="existing")["Steps"][0]["InferenceBenchmark"]
+        assert bench["Metrics"]["CostPerHour"] > 0 and "CpuUtilization" in bench["Metrics"]
+        assert sm.describe_endpoint(EndpointName="hosted")["EndpointStatus"] == "InService"
+        assert {p.pid for p in endpoint_processes(home)} == pids
+    finally:
+        srv.stop()
+        assert wait_no_endpoints(home) == []
