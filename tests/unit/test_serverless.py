@@ -72,3 +72,28 @@ def test_plans_serverless_configurations() -> None:
     with pytest.raises(PlanError, match="ProvisionedConcurrency"):
         plan_job("Advanced", {"EndpointConfigurations": [{"ServerlessConfig": {
             "MemorySizeInMB": 1024, "MaxConcurrency": 2, "ProvisionedConcurrency": 1}}]}, None, [])
+
+
+def test_endpoint_label_names_what_a_step_benchmarks() -> None:
+    assert sl.endpoint_label({"InstanceType": "ml.c5.large", "EndpointName": "j-1"}) == "ml.c5.large"
+    assert sl.endpoint_label({"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}}) == \
+        "serverless 2048 MB × 5"
+    assert sl.endpoint_label({"EndpointName": "already-running", "VariantName": "AllTraffic"}) == "already-running"
+
+
+def test_report_renders_serverless_and_existing_endpoint_steps() -> None:
+    from infrec.report.html import job_report
+
+    sc = {"MemorySizeInMB": 1024, "MaxConcurrency": 2}
+    metrics = {"MaxInvocations": 600, "ModelLatency": 5, "CostPerInference": 1e-7, "CostPerHour": 0.0036}
+    rec = {"RecommendationId": "j/1", "Metrics": metrics, "ModelConfiguration": {},
+           "EndpointConfiguration": {"EndpointName": "j-1", "VariantName": "AllTraffic", "ServerlessConfig": sc}}
+    steps = [dict({"EndpointConfiguration": rec["EndpointConfiguration"]},
+                  Metrics=metrics, ModelConfiguration={}, StepIndex=0, Status="COMPLETED"),
+             {"EndpointConfiguration": {"EndpointName": "mine", "VariantName": "AllTraffic"},
+              "ExistingEndpoint": {"EndpointName": "mine"}, "ModelConfiguration": {}, "StepIndex": 1,
+              "Status": "COMPLETED", "Metrics": {"MaxInvocations": 900, "ModelLatency": 3}}]
+    page = job_report({"Job": {"JobName": "j", "JobType": "Advanced", "Status": "COMPLETED",
+                               "InferenceRecommendations": [rec]},
+                       "Result": {}, "Steps": steps})
+    assert "serverless 1024 MB × 2" in page and "mine" in page

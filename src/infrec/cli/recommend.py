@@ -16,6 +16,7 @@ from rich.table import Table
 
 from infrec.cli.backend import ENDPOINT_OPTION, Backend, BackendError, EmbeddedBackend, fail, open_backend
 from infrec.core.recommend import interval
+from infrec.core.serverless import endpoint_label
 from infrec.report.html import (
     cost_text,
     interval_notes,
@@ -105,7 +106,7 @@ def watch(backend: Backend, job_name: str, timeout_s: float) -> dict[str, Any]:
                 for s in steps:
                     i = s["StepIndex"]
                     ec = s["EndpointConfiguration"]
-                    label = f"{i + 1}. {ec['InstanceType']}"
+                    label = f"{i + 1}. {endpoint_label(ec)}"
                     env = " ".join(f"{p['Key']}={p['Value']}"
                                    for p in (s.get("ModelConfiguration") or {}).get("EnvironmentParameters") or [])
                     if env:

@@ -164,6 +164,17 @@ def cost_per_hour(cost_inference: float, max_invocations_per_minute: float) -> f
     return cost_inference * max(max_invocations_per_minute, 0.0) * 60.0
 
 
+def endpoint_label(endpoint_configuration: Mapping[str, Any]) -> str:
+    """What an EndpointConfiguration (step or recommendation) benchmarks, for people: its instance
+    type, its serverless configuration, or the endpoint's name (an existing endpoint)."""
+    if endpoint_configuration.get("InstanceType"):
+        return str(endpoint_configuration["InstanceType"])
+    sc = endpoint_configuration.get("ServerlessConfig")
+    if isinstance(sc, Mapping):
+        return f"serverless {sc.get('MemorySizeInMB')} MB × {sc.get('MaxConcurrency')}"
+    return str(endpoint_configuration.get("EndpointName") or "?")
+
+
 def default_configs(max_concurrency: int = DEFAULT_MAX_CONCURRENCY) -> list[ServerlessConfig]:
     """The candidates of a Default job that asks for serverless without EndpointConfigurations."""
     return [ServerlessConfig(m, max_concurrency) for m in MEMORY_SIZES_MB]

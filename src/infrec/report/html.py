@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 
 from infrec.core.recommend import cost_range, interval
+from infrec.core.serverless import endpoint_label
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
@@ -177,7 +178,7 @@ def job_report(details: dict[str, Any]) -> str:
             m, ec = r.get("Metrics") or {}, r["EndpointConfiguration"]
             sc = scale.get(ec.get("EndpointName"), 1.0)
             notes = interval_notes(d)
-            rows.append([str(i), escape(ec["InstanceType"]), str(ec.get("InitialInstanceCount", 1)),
+            rows.append([str(i), escape(endpoint_label(ec)), str(ec.get("InitialInstanceCount", 1)),
                          escape(_env(r.get("ModelConfiguration") or {})), escape(throughput_text(m, d)),
                          escape(latency_text(m, d)), f"{m.get('CpuUtilization', 0):.0f} %",
                          f"{m.get('MemoryUtilization', 0):.0f} %", f"${m.get('CostPerHour', 0):.3f}",
@@ -199,7 +200,7 @@ def job_report(details: dict[str, Any]) -> str:
         pct = d.get("ModelLatencyPercentilesMs") or {}
         notes = interval_notes(d) if m else []
         rows.append([str(s["StepIndex"] + 1), f'<span class="{escape(s["Status"])}">{escape(s["Status"])}</span>',
-                     escape(s["EndpointConfiguration"]["InstanceType"]), escape(_env(s.get("ModelConfiguration") or {})),
+                     escape(endpoint_label(s["EndpointConfiguration"])), escape(_env(s.get("ModelConfiguration") or {})),
                      escape(throughput_text(m, d)), escape(latency_text(m, d)),
                      " / ".join(f"{pct[p]:.1f}" for p in ("P50", "P90", "P95", "P99") if p in pct) or "-",
                      f"{s.get('EmulationScale', 1.0):g}", escape(str(d.get("Enforcement") or "-")),
