@@ -13,9 +13,11 @@ from infrec.core.arn import ArnBuilder
 from infrec.core.catalog import Catalog
 from infrec.core.errors import ValidationError
 from infrec.jobs.endpoints import EndpointLookup, default_lookup
+from infrec.jobs.joblog import JobLogSource
 from infrec.jobs.runner import JobRunner, RunnerOptions
 from infrec.jobs.scheduler import Scheduler, owner_alive
 from infrec.jobs.service import JobService
+from infrec.logs.service import LogsService
 from infrec.registry.service import RegistryService
 from infrec.registry.tags import TagService
 from infrec.store import Store
@@ -86,6 +88,10 @@ class Services:
                                owner=lambda: self._scheduler.owner if self._scheduler else None,
                                endpoints=self.endpoint_lookup)
         self._owners: list[object] = [self.registry, TagService(self.store), self.jobs, self.hosting]
+        # CloudWatch Logs: the jobs' execution logs, rendered from their rows (infrec.jobs.joblog).
+        self.logs = LogsService(self.arns)
+        self.logs.register(JobLogSource(self.jobs.repo))
+        self._apis: dict[str, list[object]] = {"logs": [self.logs]}
 
     def executor(self) -> Any:
         """The one executor of this process: jobs and hosted endpoints share its budget of CPUs and
@@ -158,9 +164,11 @@ class Services:
     def add(self, service: object) -> None:
         self._owners.append(service)
 
-    def handler(self, operation: str) -> Handler | None:
+    def handler(self, operation: str, api: str = "sagemaker") -> Handler | None:
+        """`api`: whose operation it is (`sagemaker`, or `logs` for CloudWatch Logs), so a name two
+        APIs share never reaches the wrong service."""
         name = snake(operation)
-        for owner in self._owners:
+        for owner in self._owners if api == "sagemaker" else self._apis.get(api, []):
             fn = getattr(owner, name, None)
             if callable(fn):
                 return fn  # type: ignore[no-any-return,unused-ignore]

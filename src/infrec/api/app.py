@@ -1,4 +1,7 @@
-"""The HTTP API: AWS JSON 1.1 as SageMaker speaks it (`POST /`, `X-Amz-Target: SageMaker.<Op>`).
+"""The HTTP API: AWS JSON 1.1 as SageMaker speaks it (`POST /`, `X-Amz-Target: SageMaker.<Op>`), and
+on the same path the CloudWatch Logs reads the SageMaker SDK makes (`Logs_20140328.<Op>`, see
+`infrec.logs`): the target's prefix picks the service model requests are validated against, the
+services that answer, and the service a SigV4 signature must be scoped to.
 
 This layer only turns the wire format into calls on the services and their errors back into the
 protocol's error shape; every rule about the resources lives in the services. What any request must
@@ -13,6 +16,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -35,6 +39,19 @@ log = logging.getLogger("infrec.api")
 MAX_BODY_BYTES = 2 * 1024 * 1024
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "SageMaker."
+
+
+@dataclass(frozen=True)
+class _Api:
+    """One AWS JSON API served on `/`: its botocore model, and what its errors are called."""
+
+    label: str
+    service: str              # botocore's model name, the SigV4 scope and Services.handler's `api`
+    validation_code: str      # what the service calls a request that breaks its model
+
+
+APIS = {TARGET_PREFIX: _Api("SageMaker", "sagemaker", "ValidationException"),
+        "Logs_20140328.": _Api("CloudWatch Logs", "logs", "InvalidParameterException")}
 
 
 def error(code: str, message: str, status: int = 400) -> Response:
@@ -73,23 +90,25 @@ def create_app(services: Services, keys: KeyStore | None = None, *, allowed_host
     processes are stopped here instead."""
     async def dispatch(request: Request) -> Response:
         target = request.headers.get("x-amz-target", "")
-        if not target.startswith(TARGET_PREFIX):
+        prefix = next((p for p in APIS if target.startswith(p)), None)
+        if prefix is None:
             return error("UnknownOperationException",
                          f"X-Amz-Target {target!r} does not name a SageMaker operation "
-                         f"(expected '{TARGET_PREFIX}<Operation>')")
+                         f"(expected '{TARGET_PREFIX}<Operation>', or 'Logs_20140328.<Operation>' for CloudWatch Logs)")
+        api = APIS[prefix]
         body = await _read_body(request)
         if isinstance(body, Response):
             return body
         if keys is not None:
             try:
-                verify(keys, request.method, str(request.url), dict(request.headers), body)
+                verify(keys, request.method, str(request.url), dict(request.headers), body, service=api.service)
             except AuthError as exc:
                 return error(exc.code, exc.message, 403)
-        name = target[len(TARGET_PREFIX):]
-        op = operation(name)
-        handler = services.handler(name) if op is not None else None
+        name = target[len(prefix):]
+        op = operation(name, api.service)
+        handler = services.handler(name, api.service) if op is not None else None
         if op is None or handler is None:
-            why = "is not a SageMaker operation" if op is None else "is not implemented by infrec"
+            why = f"is not a {api.label} operation" if op is None else "is not implemented by infrec"
             return error("UnknownOperationException", f"Operation {name!r} {why}")
         try:
             payload = parse_json_body(body)
@@ -100,7 +119,8 @@ def create_app(services: Services, keys: KeyStore | None = None, *, allowed_host
             check_request(payload, allow_commands=services.settings.allow_commands)
             result = await run_in_threadpool(handler, payload)
         except ValidationError as exc:
-            return error(exc.code, exc.message, exc.http_status)
+            code = api.validation_code if exc.code == "ValidationException" else exc.code
+            return error(code, exc.message, exc.http_status)
         except InfrecError as exc:
             return error(exc.code, exc.message, exc.http_status)
         except Exception:

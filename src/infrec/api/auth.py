@@ -78,8 +78,11 @@ def _parse_authorization(header: str) -> dict[str, str]:
 
 
 def verify(keys: KeyStore, method: str, url: str, headers: dict[str, str], body: bytes,
-           now: datetime | None = None, required: tuple[str, ...] = REQUIRED_SIGNED_HEADERS) -> str:
-    """Raise AuthError unless the request is signed by a configured key; return the access key id."""
+           now: datetime | None = None, required: tuple[str, ...] = REQUIRED_SIGNED_HEADERS,
+           service: str | None = None) -> str:
+    """Raise AuthError unless the request is signed by a configured key; return the access key id.
+    `service`: the signing name the credential scope must carry (`sagemaker`, `logs`): one server
+    answers several APIs, and a signature is only good for the API it was made for, as in AWS."""
     lower = {k.lower(): v for k, v in headers.items()}
     auth = lower.get("authorization")
     if not auth:
@@ -88,7 +91,9 @@ def verify(keys: KeyStore, method: str, url: str, headers: dict[str, str], body:
     scope = parts["Credential"].split("/")
     if len(scope) != 5:
         raise AuthError("IncompleteSignature", "Credential scope is malformed")
-    akid, _date, region, service, _term = scope
+    akid, _date, region, scoped, _term = scope
+    if service is not None and scoped != service:
+        raise AuthError("InvalidSignatureException", f"Credential should be scoped to correct service: '{service}'.")
     secret = keys.keys.get(akid)
     if secret is None:
         raise AuthError("UnrecognizedClientException", "The security token included in the request is invalid")
@@ -113,7 +118,7 @@ def verify(keys: KeyStore, method: str, url: str, headers: dict[str, str], body:
     request = AWSRequest(method=method, url=url, data=body,
                          headers={h: lower.get(h, "") for h in signed})
     request.context["timestamp"] = amz_date
-    signer = SigV4Auth(Credentials(akid, secret, lower.get("x-amz-security-token")), service, region)
+    signer = SigV4Auth(Credentials(akid, secret, lower.get("x-amz-security-token")), scoped, region)
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, parts["Signature"]):

@@ -1,4 +1,5 @@
-"""Request validation driven by botocore's own `sagemaker` service model.
+"""Request validation driven by botocore's own service models (`sagemaker`, and `logs` for the
+CloudWatch Logs reads the SageMaker SDK makes).
 
 botocore's client checks required members, types and ranges before it sends, but not `pattern` or
 `enum`, and other clients (the AWS CLI with --cli-input-json, curl) check nothing; so the server checks
@@ -22,11 +23,15 @@ from infrec.core.errors import ValidationError
 ExtraEnums = dict[str, frozenset[str]]
 
 
-@functools.lru_cache(maxsize=1)
-def sagemaker_model() -> ServiceModel:
+@functools.lru_cache(maxsize=8)
+def service_model(service: str) -> ServiceModel:
     import botocore.session
 
-    return botocore.session.get_session().get_service_model("sagemaker")
+    return botocore.session.get_session().get_service_model(service)
+
+
+def sagemaker_model() -> ServiceModel:
+    return service_model("sagemaker")
 
 
 @functools.lru_cache(maxsize=2048)
@@ -156,8 +161,8 @@ def _check_range(shape: Shape, v: float, path: str) -> None:
         raise _fail(path, f"{v} failed to satisfy constraint: Member must have value less than or equal to {hi}")
 
 
-def operation(name: str) -> OperationModel | None:
-    model = sagemaker_model()
+def operation(name: str, service: str = "sagemaker") -> OperationModel | None:
+    model = service_model(service)
     if name not in model.operation_names:
         return None
     return model.operation_model(name)

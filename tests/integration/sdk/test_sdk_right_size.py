@@ -1,0 +1,78 @@
+"""ModelPackage.right_size() of the SageMaker Python SDK 2.257.7 with its default log level
+("Verbose"): the SDK tails the job's execution log through CloudWatch Logs GetLogEvents on the same
+server, polls until the job ends and returns the recommendations.
+
+The SDK sleeps a fixed 60 s between polls of the log (`_display_inference_recommendations_job_steps_status`,
+not configurable through right_size), so this test takes about a minute whatever the job's length;
+the job itself (one instance type, the example model, short trials) takes well under that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.integration.sdk.conftest import Sdk
+
+JOB = "sdk-right-size"
+
+RIGHT_SIZE = f"""
+from sagemaker import ModelPackage
+
+sm = session.sagemaker_client
+sm.create_model_package_group(ModelPackageGroupName="sdk-example")
+arn = sm.create_model_package(
+    ModelPackageGroupName="sdk-example", ModelApprovalStatus="PendingManualApproval",
+    InferenceSpecification={{
+        "Containers": [{{"Image": EXAMPLE["image"], "ModelDataUrl": EXAMPLE["model_data_url"],
+                        "Framework": "SKLEARN"}}],
+        "SupportedContentTypes": ["text/csv", "application/json"], "SupportedResponseMIMETypes": ["application/json"],
+        "SupportedRealtimeInferenceInstanceTypes": ["ml.c5.large"]}},
+    SamplePayloadUrl=EXAMPLE["payload_url"])["ModelPackageArn"]
+
+model = ModelPackage(role=ROLE, model_package_arn=arn, sagemaker_session=session)
+model.right_size(job_name="{JOB}", sample_payload_url=EXAMPLE["payload_url"],
+                 supported_content_types=["text/csv", "application/json"], supported_instance_types=["ml.c5.large"],
+                 framework="SAGEMAKER-SCIKIT-LEARN", job_duration_in_seconds=600)
+result({{"package_arn": arn, "recommendations": model.inference_recommendations,
+        "job": model.inference_recommender_job_results}})
+"""
+
+
+@pytest.fixture(scope="module")
+def right_sized(sdk: Sdk) -> tuple[dict[str, Any], str]:
+    """right_size() once for the module: (what the script returned, its output)."""
+    value, out = sdk.run(RIGHT_SIZE, timeout_s=240)
+    return value, out
+
+
+@pytest.mark.timeout(600)
+def test_right_size_with_default_log_level(sdk: Sdk, right_sized: tuple[dict[str, Any], str]) -> None:
+    value, out = right_sized
+    print(out)  # shown when an assertion fails
+    job = value["job"]
+    assert job["Status"] == "COMPLETED", job.get("FailureReason")
+    recs = value["recommendations"]
+    assert recs and recs[0]["EndpointConfiguration"]["InstanceType"] == "ml.c5.large"
+    assert recs[0]["Metrics"]["MaxInvocations"] > 0
+    # What the SDK printed is what GetLogEvents returned: the job's own lines, steps and trials named.
+    assert f"Retrieved logStream: {JOB}/execution from logGroup: /aws/sagemaker/InferenceRecommendationsJobs" in out
+    assert f"Inference recommendations job {JOB} created: Default job" in out
+    assert "Step 1/1 started: ml.c5.large × 1" in out
+    assert "Step 1/1: endpoint in service after" in out
+    assert "Step 1/1: trial 1 (" in out
+    assert "Step 1/1 completed: MaxInvocations" in out
+    assert "Recommendation 1: ml.c5.large × 1" in out and recs[0]["RecommendationId"] in out
+    assert f"Job {JOB} COMPLETED with 1 recommendation(s)" in out
+    # Each line once: the forward token moved on, and came back unchanged once nothing was new.
+    assert out.count("Step 1/1 started") == 1 and out.count(f"Job {JOB} COMPLETED") == 1
+    assert "UnknownOperationException" not in out and "Waiting for cloudwatch stream" not in out
+
+
+def test_list_tags_on_the_job(sdk: Sdk, right_sized: tuple[dict[str, Any], str]) -> None:
+    value, _ = sdk.run(f"""
+        arn = session.sagemaker_client.describe_inference_recommendations_job(JobName="{JOB}")["JobArn"]
+        result(session.list_tags(arn))
+    """)
+    assert {"Key": "ClientType", "Value": "PythonSDK-RightSize"} in value
