@@ -13,6 +13,7 @@ from infrec.core.arn import ArnBuilder
 from infrec.core.catalog import Catalog
 from infrec.core.errors import ValidationError
 from infrec.jobs.endpoints import EndpointLookup, default_lookup
+from infrec.jobs.instant import InstantRecommendations
 from infrec.jobs.joblog import JobLogSource
 from infrec.jobs.runner import JobRunner, RunnerOptions
 from infrec.jobs.scheduler import Scheduler, owner_alive
@@ -92,6 +93,7 @@ class Services:
         self.logs = LogsService(self.arns)
         self.logs.register(JobLogSource(self.jobs.repo))
         self._apis: dict[str, list[object]] = {"logs": [self.logs]}
+        self.registry.deployment_recommendation = InstantRecommendations(self.jobs.repo, self.registry).for_model
 
     def executor(self) -> Any:
         """The one executor of this process: jobs and hosted endpoints share its budget of CPUs and

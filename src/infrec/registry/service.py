@@ -72,6 +72,9 @@ class RegistryService:
         self.store = store
         self.arns = arns
         self.check_artifact = check_artifact
+        # DescribeModel's DeploymentRecommendation (instant recommendations from the jobs already
+        # run); set by the composition root, since jobs sit above the registry.
+        self.deployment_recommendation: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     # ---------------------------------------------------------------- groups
     def create_model_package_group(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -365,7 +368,10 @@ class RegistryService:
 
     def describe_model(self, req: dict[str, Any]) -> dict[str, Any]:
         doc = self.get_model(req["ModelName"])
-        return {k: v for k, v in doc.items() if v is not None and k != "Tags"}
+        out = {k: v for k, v in doc.items() if v is not None and k != "Tags"}
+        if self.deployment_recommendation is not None:
+            out["DeploymentRecommendation"] = self.deployment_recommendation(doc)
+        return out
 
     def list_models(self, req: dict[str, Any]) -> dict[str, Any]:
         with self.store.session() as s:
