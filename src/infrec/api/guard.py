@@ -13,7 +13,7 @@
 
 Every answer also carries headers that keep a browser from sniffing types or framing the pages, and
 the pages a Content-Security-Policy that forbids scripts, so even markup that slipped through
-escaping could not run.
+escaping could not run (a page with live progress allows its one static script by hash: ui_csp).
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options"
 UI_CSP = (b"content-security-policy",
           b"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; "
           b"form-action 'self'; base-uri 'none'")
+
+
+def ui_csp(script_hash: str) -> str:
+    """UI_CSP plus one script, named by its hash ('sha256-…'), that may fetch from this server: for
+    the pages whose progress updates live. Never 'unsafe-inline', so injected markup still cannot run."""
+    return UI_CSP[1].decode() + f"; script-src '{script_hash}'; connect-src 'self'"
 
 
 def _split_host(value: str) -> tuple[str, int | None] | None:
@@ -77,7 +83,10 @@ class RequestGuard:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
+                own = message.get("headers", [])
+                # A page that runs the live script sends ui_csp(its hash) itself; others get UI_CSP.
+                mine = any(k.lower() == UI_CSP[0] for k, _ in own)
+                message["headers"] = [*own, *(h for h in extra if not (mine and h[0] == UI_CSP[0]))]
             await send(message)
 
         refusal = self._refusal(scope, headers, ui)
