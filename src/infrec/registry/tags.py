@@ -17,7 +17,14 @@ from sqlalchemy import func, select
 from infrec.core.errors import ValidationError
 from infrec.core.paging import page
 from infrec.store import Store
-from infrec.store.tables import JobRow, ModelPackageGroupRow, ModelPackageRow, ModelRow
+from infrec.store.tables import (
+    EndpointConfigRow,
+    EndpointRow,
+    JobRow,
+    ModelPackageGroupRow,
+    ModelPackageRow,
+    ModelRow,
+)
 
 MAX_TAGS = 50
 
@@ -34,6 +41,8 @@ TAGGABLE: list[Taggable] = [
     Taggable(ModelPackageRow, "doc", "model package"),
     Taggable(ModelRow, "doc", "model"),
     Taggable(JobRow, "request", "inference recommendations job"),
+    Taggable(EndpointConfigRow, "doc", "endpoint config"),
+    Taggable(EndpointRow, "doc", "endpoint"),
 ]
 
 

@@ -65,7 +65,11 @@ def test_endpoint_lifecycle_invoke_update_and_errors(server: InfrecServer) -> No
     assert arn.endswith(":endpoint-config/cfg1")
     assert sm.describe_endpoint_config(EndpointConfigName="cfg1")["ProductionVariants"][0]["ModelName"] == "m1"
 
-    sm.create_endpoint(EndpointName="ep1", EndpointConfigName="cfg1")
+    ep_arn = sm.create_endpoint(EndpointName="ep1", EndpointConfigName="cfg1",
+                                Tags=[{"Key": "team", "Value": "ml"}])["EndpointArn"]
+    assert sm.list_tags(ResourceArn=ep_arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": "stage", "Value": "prod"}])
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "stage", "Value": "prod"}]
     assert sm.describe_endpoint(EndpointName="ep1")["EndpointStatus"] in ("Creating", "InService")
     d = _wait(sm, "ep1", {"InService", "Failed"})
     assert d["EndpointStatus"] == "InService", d.get("FailureReason")
