@@ -11,6 +11,7 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "000000000000"
 ALLOW_COMMANDS_ENV = "INFREC_ALLOW_COMMANDS"
 ALLOW_FILES_ENV = "INFREC_ALLOW_FILES"
+EXECUTORS = ("local", "ray")
 
 
 def env_flag(value: str | None) -> bool | None:
@@ -58,6 +59,10 @@ class Settings:
     # confine them (`confined()`); a program that builds the services itself (a benchmark, a
     # notebook) is its own operator and reads any path unless INFREC_ALLOW_FILES names folders.
     confine_files: bool = False
+    # Where endpoints run: "local" (processes on this host) or "ray" (the nodes of the Ray cluster at
+    # `ray_address`: host:port, `auto` or ray://…). INFREC_EXECUTOR, INFREC_RAY_ADDRESS; docs/ray.md.
+    executor: str = "local"
+    ray_address: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -68,7 +73,12 @@ class Settings:
             allow_commands = env_flag(env.get(ALLOW_COMMANDS_ENV))
         except ValueError as exc:
             raise ValueError(f"{ALLOW_COMMANDS_ENV}: {exc}") from None
+        executor = (env.get("INFREC_EXECUTOR") or "local").strip().lower()
+        if executor not in EXECUTORS:
+            raise ValueError(f"INFREC_EXECUTOR={executor!r} must be one of {', '.join(EXECUTORS)}")
         return cls(
+            executor=executor,
+            ray_address=(env.get("INFREC_RAY_ADDRESS") or "").strip() or None,
             home=home,
             database_url=url,
             region=env.get("INFREC_REGION", DEFAULT_REGION),

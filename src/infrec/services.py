@@ -98,6 +98,11 @@ class Services:
     def executor(self) -> Any:
         """The one executor of this process: jobs and hosted endpoints share its budget of CPUs and
         memory, so a hosted endpoint never runs on a CPU a benchmark was given."""
+        if self._executor is None and self.settings.executor == "ray":
+            from infrec.executors.ray import RayExecutor  # endpoints on a Ray cluster's nodes (docs/ray.md)
+
+            self._executor = RayExecutor(self.settings.ray_address or "auto", state_dir=self.settings.home / "run",
+                                         allow_commands=self.settings.allow_commands)
         if self._executor is None:
             from infrec.executors.local import LocalExecutor
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from infrec.config import ALLOW_COMMANDS_ENV, ALLOW_FILES_ENV, Settings, env_flag
+from infrec.config import ALLOW_COMMANDS_ENV, ALLOW_FILES_ENV, EXECUTORS, Settings, env_flag
 
 
 def is_loopback(host: str) -> bool:
@@ -66,6 +66,12 @@ def register(app: typer.Typer) -> None:
             help=f"A folder file:// URIs (ModelDataUrl, SamplePayloadUrl) may name; repeatable (also "
                  f"{ALLOW_FILES_ENV}=dir1:dir2). Default: the state folder and the current directory on a "
                  "loopback bind, no folder on any other."),
+        executor: str | None = typer.Option(
+            None, "--executor", help="Where endpoints run: local (this host, the default) or ray (the nodes "
+                                     "of a Ray cluster; also INFREC_EXECUTOR). See docs/ray.md."),
+        ray_address: str | None = typer.Option(
+            None, "--ray-address", help="The Ray cluster with --executor ray: host:port, auto or ray://… "
+                                        "(also INFREC_RAY_ADDRESS; default auto)."),
         log_level: str = typer.Option("warning", help="uvicorn log level."),
     ) -> None:
         """Serve SageMaker's API (AWS JSON 1.1) for boto3, the AWS CLI and the SageMaker SDK."""
@@ -97,17 +103,30 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from exc
         settings = dataclasses.replace(settings.confined(), allow_commands=commands,
                                        allow_files=served_file_roots(host, allow_files, settings.allow_files))
+        if executor is not None or ray_address is not None:
+            chosen = (executor or ("ray" if ray_address else settings.executor)).strip().lower()
+            if chosen not in EXECUTORS:
+                typer.echo(f"error: --executor must be one of {', '.join(EXECUTORS)}, not {executor!r}", err=True)
+                raise typer.Exit(2)
+            settings = dataclasses.replace(settings, executor=chosen, ray_address=ray_address or settings.ray_address)
         try:
             services = Services(settings)
         except (StoreError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
         try:
+            try:
+                services.executor()  # connect now: a wrong --ray-address fails here, not in the first job
+            except RuntimeError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(1) from exc
             services.start_hosting()
             resumed = services.start_jobs(resume=True).resumed
             if resumed:
                 typer.echo(f"resuming {len(resumed)} job(s) left by a previous run: {', '.join(resumed)}", err=True)
             typer.echo(f"infrec API on http://{host}:{port} (state: {settings.home})", err=True)
+            if settings.executor == "ray":
+                typer.echo(f"endpoints run on the Ray cluster at {settings.ray_address or 'auto'}", err=True)
             if commands:
                 typer.echo("commands allowed: callers may run programs on this host as this user "
                            "(--allow-commands)", err=True)

@@ -31,7 +31,9 @@ class EndpointSpec:
 
     `scale` < 1 emulates the instance type at that fraction of its vCPUs and memory (a host smaller
     than the type). `command` is a plain command line for a server that is not built in; it gets
-    SAGEMAKER_BIND_TO_PORT and SM_MODEL_DIR in its environment.
+    SAGEMAKER_BIND_TO_PORT and SM_MODEL_DIR in its environment. `model_data_url` is where the model
+    came from (s3://, file://): an executor that runs the endpoint on another machine fetches it
+    there (the Ray executor); the local one uses `model_dir`, already extracted here.
     """
 
     name: str
@@ -44,6 +46,7 @@ class EndpointSpec:
     command: list[str] | None = None
     setup_deadline_s: float = 120.0
     memory_limit_bytes: int | None = None
+    model_data_url: str | None = None
 
     @property
     def vcpus(self) -> float:
@@ -88,6 +91,8 @@ class EndpointHandle:
     scale: float
     instances: list[InstanceProcess]
     ledger_id: str = ""
+    # Where it runs when that is not this host (the Ray executor): {"Id": node id, "Address": ...}.
+    node: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,13 @@ When capacity cannot be measured (errors under saturation, a server that never q
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,7 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
     spec = EndpointSpec(name=f"{job_name}-{index + 1}", image=source.image, model_dir=model_dir,
                         environment=environment, instance_type=itype, instance_count=count, scale=scale,
                         setup_deadline_s=max(5.0, min(setup_deadline_s, deadline - time.time())),
-                        memory_limit_bytes=emulation.memory_bytes)
+                        memory_limit_bytes=emulation.memory_bytes, model_data_url=source.model_data_url)
     loadgen_cpus = _loadgen_cpus(executor)
     # The control process (this one) stays on the generator's CPUs, off the endpoint's.
     with control_plane_on(loadgen_cpus):
@@ -156,11 +157,47 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
         except EndpointStartError as exc:
             return StepMeasurement(None, f"endpoint failed to start: {exc}")
         try:
-            return measure_on(executor, handle, source, environment, emulation, payload_dir, job_type, input_config,
-                              stopping, cancel, deadline, trial_seconds, hold_seconds, on_progress, loadgen_cpus,
-                              serverless=serverless, serverless_price=serverless_price, started=started)
+            with _health_watch(executor, handle, cancel) as step_cancel:
+                return measure_on(executor, handle, source, environment, emulation, payload_dir, job_type,
+                                  input_config, stopping, step_cancel, deadline, trial_seconds, hold_seconds,
+                                  on_progress, loadgen_cpus, serverless=serverless,
+                                  serverless_price=serverless_price, started=started)
         finally:
             executor.stop(handle)
+
+
+@contextlib.contextmanager
+def _health_watch(executor: Any, handle: Any, cancel: threading.Event) -> Iterator[threading.Event]:
+    """The step's own cancel: set by the job's, and — for an executor whose endpoints can vanish
+    with a machine (`health_poll_s`, the Ray executor) — as soon as `health` reports a problem, so a
+    lost node ends its step within seconds (measure_on then fails it with health's reason) instead
+    of load-testing a dead address until the search gives up."""
+    every = getattr(executor, "health_poll_s", None)
+    if not every:
+        yield cancel
+        return
+    step = threading.Event()
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.is_set():
+            if cancel.wait(every):
+                step.set()
+                return
+            try:
+                if executor.health(handle):
+                    step.set()
+                    return
+            except Exception:
+                continue
+
+    thread = threading.Thread(target=loop, daemon=True, name="infrec-health")
+    thread.start()
+    try:
+        yield step
+    finally:
+        done.set()
+        thread.join(timeout=every + 10.0)
 
 
 def measure_on(monitor: Any, handle: Any, source: ModelSource, environment: dict[str, str],
@@ -175,6 +212,8 @@ def measure_on(monitor: Any, handle: Any, source: ModelSource, environment: dict
     its start began (monotonic), for a serverless cold start."""
     itype, count, scale = emulation.instance_type, emulation.count, emulation.scale
     details: dict[str, Any] = {"EmulationScale": scale, "Enforcement": getattr(handle, "enforcement", None)}
+    if getattr(handle, "node", None):
+        details["Node"] = dict(handle.node)  # where it ran (the Ray executor): node id and address
     if not math.isnan(handle.setup_time_s):
         details["SetupTimeSeconds"] = round(handle.setup_time_s, 3)
     if emulation.notes:

@@ -303,8 +303,10 @@ class JobRunner:
 
     # ----------------------------------------------------------------- waves
     def emulation_for(self, itype: InstanceType, count: int, environment: dict[str, str] | None = None) -> Emulation:
-        """How `count` instances of `itype` run on this executor's host (core.emulation's one policy)."""
-        cpus, mem_gib = self.executor.capacity()
+        """How `count` instances of `itype` run on this executor's host (core.emulation's one policy);
+        an executor whose machines differ (Ray) sizes each type against the nodes offering it."""
+        sized = getattr(self.executor, "capacity_for", None)
+        cpus, mem_gib = sized(itype) if sized is not None else self.executor.capacity()
         return emulation.plan(itype, count, cpus, int(mem_gib * 1024**3), environment,
                               allow_emulation=self.options.allow_emulation)
 
