@@ -94,9 +94,27 @@ def describe(name: str, endpoint_url: str | None = ENDPOINT_OPTION,
             console.print(ties)
     if steps is not None:
         console.print(steps_table(steps))
+        nodes = nodes_table(steps)
+        if nodes is not None:
+            console.print(nodes)
         holds = step_intervals_table(steps)
         if holds is not None:
             console.print(holds)
+
+
+def nodes_table(steps: list[dict[str, Any]]) -> Table | None:
+    """Where each step's endpoint ran, when that was a Ray node (Details.Node); None otherwise."""
+    rows = [(str(i), s.get("Status", "?"), str((s.get("EndpointConfiguration") or {}).get("InstanceType", "?")),
+             str(node.get("Id", "?")), str(node.get("Address", "?")))
+            for i, s in enumerate(steps, 1) if (node := (s.get("Details") or {}).get("Node"))]
+    if not rows:
+        return None
+    t = Table(title="Where the steps ran (Ray nodes)")
+    for col in ("#", "status", "instance", "node id", "address"):
+        t.add_column(col)
+    for row in rows:
+        t.add_row(*row)
+    return t
 
 
 def render_vpc(report: dict[str, Any]) -> None:

@@ -207,6 +207,14 @@ def test_job_on_ray_placement_missing_type_and_lost_node(cluster: LocalRayCluste
         assert victim in reasons["test.victim"] and "lost" in reasons["test.victim"]
         assert by_type["test.nope"]["Status"] == "FAILED"
         assert "infrec:test.nope" in reasons["test.nope"]
+        # `infrec jobs describe` shows the node each step ran on.
+        from rich.console import Console
+
+        from infrec.cli.jobs import nodes_table
+
+        out = Console(record=True, width=250)
+        out.print(nodes_table(steps()))
+        assert w1 in out.export_text() and victim in out.export_text()
     finally:
         services.close()
     wait_until(lambda: not executor.running_actors(), 15, "the job's actors to end")
