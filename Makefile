@@ -37,7 +37,7 @@ bench-repeatability: $(STAMP)
 	$(BIN)/python bench/repeatability.py
 
 bench-ray: $(STAMP)
-	$(BIN)/python bench/ray.py
+	$(BIN)/python bench/ray_executor.py
 
 clean:
 	rm -rf $(VENV) .infrec .pytest_cache .mypy_cache .ruff_cache

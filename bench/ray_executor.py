@@ -10,7 +10,7 @@ counts what is left of it (processes of its nodes, actors' sentinels, endpoints,
 A benchmark, not a test: it prints figures with their 95 % intervals (batches = runs of the
 capacity measurement); its last line is
 `ray: status=<job status> ray_scale=<step scale> local_vs_ray_error=<%> truth_error=<%> leaked=<n>`.
-Run with `make bench-ray`. INFREC_TRIAL_SECONDS (default 4) and INFREC_HOLD_SECONDS (default 30) as in
+Run with `make bench-ray`. (Not named ray.py: run as a script, that would shadow the ray package.) INFREC_TRIAL_SECONDS (default 4) and INFREC_HOLD_SECONDS (default 30) as in
 bench/fidelity.py.
 """
 
@@ -112,11 +112,13 @@ def main() -> int:
         ray_run = run_job("ray", work / "home-ray", payload, "ray", address)
         node_id = ((ray_run["step"].get("Details") or {}).get("Node") or {}).get("Id", "-")
     finally:
-        import ray
+        try:
+            import ray
 
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.stop()
+            if ray.is_initialized():
+                ray.shutdown()
+        finally:
+            cluster.stop()  # whatever happened above: no node of this benchmark outlives it
     leaked = len(cluster.leftovers()) + len(list((cluster.state_dir / "endpoints").glob("*.json")))
 
     l_rps, l_spread, l_scale = figures(local["step"])
