@@ -33,6 +33,9 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 UI_PREFIX = "/ui"
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"no-referrer")]
+# The pages' own forms (stop a job) must carry their Origin: under no-referrer Chromium sends
+# `Origin: null`, which the CSRF check refuses, so the pages tell it same-origin (still nothing to others).
+UI_HEADERS = [*(h for h in SECURITY_HEADERS if h[0] != b"referrer-policy"), (b"referrer-policy", b"same-origin")]
 UI_CSP = (b"content-security-policy",
           b"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; "
           b"form-action 'self'; base-uri 'none'")
@@ -79,7 +82,7 @@ class RequestGuard:
         headers = Headers(scope=scope)
         path: str = scope.get("path", "")
         ui = path == UI_PREFIX or path.startswith(UI_PREFIX + "/") or (path == "/" and scope["method"] != "POST")
-        extra = [*SECURITY_HEADERS, UI_CSP] if ui else SECURITY_HEADERS
+        extra = [*UI_HEADERS, UI_CSP] if ui else SECURITY_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -1,5 +1,6 @@
 """`infrec demo`: the main job on embedded defaults — the bundled example model, registered, then a
-Default recommendation job over four candidate instance types, printed as a ranked table."""
+Default recommendation job over four candidate instance types, printed as a ranked table, and its
+report written as one HTML file whose path is the last line printed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import time
 import typer
 
 from infrec.cli.backend import BackendError, fail, open_backend
-from infrec.cli.recommend import console, finish, register_model, run_recommendation, split_values
+from infrec.cli.recommend import console, register_model, run_recommendation, show_result, split_values
+from infrec.report.html import job_report
 
 DEMO_INSTANCE_TYPES = ["ml.c5.large", "ml.m5.large", "ml.c6i.large", "ml.c5.xlarge"]
 
@@ -39,7 +41,15 @@ def register(app: typer.Typer) -> None:
             types = split_values(instance_types) or DEMO_INSTANCE_TYPES
             job = run_recommendation(backend, package_arn=arn, job_name=time.strftime("demo-%Y%m%d-%H%M%S"),
                                      instance_types=types, latency=None, advanced=None, duration_s=600)
-            finish(backend, job)
+            show_result(backend, job)
+            # The last line: where the job's report (plots, tables) lies, to open in a browser.
+            report = folder / f"{job['JobName']}.html"
+            details = backend.job_details(job["JobName"])
+            assert details is not None  # embedded mode always has them
+            report.write_text(job_report(details), encoding="utf-8")
+            console.print(f"report: {report.resolve()}", soft_wrap=True)
+            if job["Status"] != "COMPLETED":
+                raise typer.Exit(1)
         except BackendError as exc:
             raise fail(exc) from exc
         finally:

@@ -1,4 +1,5 @@
-"""`infrec jobs list | describe | steps | stop`: the recommendation jobs, embedded or remote."""
+"""`infrec jobs list | describe | steps | report | export | stop`: the recommendation jobs, embedded or
+remote (report and export read infrec's own detail, so they run embedded)."""
 
 from __future__ import annotations
 
@@ -164,6 +165,34 @@ def report(name: str, output: Path = typer.Option(..., "--output", "-o", help="H
     assert details is not None  # embedded mode always has them
     output.write_text(job_report(details), encoding="utf-8")
     console.print(f"wrote {output}")
+
+
+@app.command("export")
+def export_job(name: str,
+               fmt: str = typer.Option("csv", "--format", "-f", help="csv (one table: steps, trials, "
+                                       "recommendations, told apart by the `record` column) or json."),
+               output: Path | None = typer.Option(None, "--output", "-o",
+                                                  help="File to write; standard output when omitted.")) -> None:
+    """Export a job's steps, trials and recommendations for a spreadsheet or a script (embedded mode)."""
+    from infrec.report.export import FORMATS, export
+
+    if fmt not in FORMATS:
+        typer.echo(f"error: --format must be one of {', '.join(FORMATS)}, not {fmt!r}", err=True)
+        raise typer.Exit(2)
+    backend = open_backend(None)
+    try:
+        details = backend.job_details(name)
+    except BackendError as exc:
+        raise fail(exc) from exc
+    finally:
+        backend.close()
+    assert details is not None  # embedded mode always has them
+    text = export(details, fmt)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    Console(stderr=True).print(f"wrote {output}")
 
 
 @app.command("stop")

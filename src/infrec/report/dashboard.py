@@ -176,7 +176,7 @@ def compare_page(all_details: list[dict[str, Any]]) -> str:
             steps.append(s)
     chart = cost_chart(steps, [], plot_id="compare-cost", label_jobs=owners)
     if chart is not None:
-        parts += ["<h2>Cost against latency</h2>", '<div class="grid"><div class="card">'
+        parts += ["<h2>Cost against latency</h2>", '<div class="grid one"><div class="card">'
                   "<p><small>Every measured configuration of each job (marker per job); the Pareto front across "
                   "all of them.</small></p>" + render(chart) + "</div></div>"]
     return document("compare jobs — infrec", "\n".join(parts))

@@ -305,15 +305,16 @@ def _charts(job: dict[str, Any], steps: list[dict[str, Any]], now: float) -> lis
             continue
         idx = s["StepIndex"] + 1
         body = f'<div class="card" id="step-{idx}"><h3>Step {idx}: {escape(config_label(s))} {badge(s["Status"])}</h3>'
+        body += '<div class="pair">'
         if lat is not None:
-            body += ("<p><small>Latency percentiles of every trial against the throughput it achieved, in "
+            body += ("<div><p><small>Latency percentiles of every trial against the throughput it achieved, in "
                      "invocations per minute read back to the full instance (faded: a trial that did not pass); "
                      "the vertical line is the measured MaxInvocations, shaded across its confidence interval."
-                     "</small></p>" + render(lat))
+                     "</small></p>" + render(lat) + "</div>")
         if util is not None:
-            body += ("<p><small>The endpoint's CPU and memory utilisation during each trial, in % of the "
-                     "instance's.</small></p>" + render(util))
-        cards.append(body + "</div>")
+            body += ("<div><p><small>The endpoint's CPU and memory utilisation during each trial, in % of the "
+                     "instance's.</small></p>" + render(util) + "</div>")
+        cards.append(body + "</div></div>")
     if cards:
         parts += ['<h2 id="configurations">Each configuration under load</h2>', f'<div class="grid">{"".join(cards)}</div>']
     return parts

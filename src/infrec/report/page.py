@@ -25,6 +25,8 @@ td.l,th.l{text-align:left}
 td.w{white-space:normal;min-width:16rem;text-align:left}
 td.m{white-space:normal;min-width:8.5rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,520px),1fr));gap:1rem}
+.grid.one{grid-template-columns:minmax(0,880px)}
+.pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,480px),1fr));gap:.4rem 1rem}
 .card{border:1px solid #ddd;border-radius:8px;padding:.7rem .9rem;background:#fcfcfc;min-width:0}
 figure.chart{margin:0;overflow-x:auto}
 svg.plot{width:100%;height:auto;display:block;font-family:inherit}
@@ -74,6 +76,7 @@ def document(title: str, body: str, *, script: str | None = None) -> str:
     tail = f"<script>{script}</script>" if script else ""
     return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<link rel="icon" href="data:,">'   # no /favicon.ico request (a 404 in the console)
             f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>{body}{tail}</body></html>")
 
 

@@ -156,7 +156,7 @@ def legend(chart: Chart) -> str:
         items.append(f'<li><svg class="sw" width="36" height="16" viewBox="0 0 36 16" aria-hidden="true">{band}'
                      f'<line x1="2" y1="8" x2="34" y2="8" stroke="#444" stroke-width="1.6"'
                      + (f' stroke-dasharray="{dash}"' if dash else "") + f"/></svg>{escape(r.label)}</li>")
-    if chart.front:
+    if len(chart.front) > 1:
         items.append('<li><svg class="sw" width="36" height="16" viewBox="0 0 36 16" aria-hidden="true">'
                      '<path d="M2,13H14V3H34" fill="none" stroke="#222" stroke-width="2.4" stroke-opacity="0.55"/>'
                      f"</svg>{escape(chart.front_label)}</li>")
@@ -264,7 +264,10 @@ def render(chart: Chart) -> str:
                 bars += (f'<path d="M{_f(x)},{_f(sy(p.y_err[0]))}V{_f(sy(p.y_err[1]))}M{_f(x - 4)},{_f(sy(p.y_err[0]))}'
                          f'h8M{_f(x - 4)},{_f(sy(p.y_err[1]))}h8" stroke="{c}" stroke-width="1.2" fill="none"/>')
             opacity = ' opacity="0.45"' if p.faded else ""
-            label = (f'<text x="{_f(x + 8)}" y="{_f(y - 8)}" class="pl">{escape(p.label)}</text>' if p.label else "")
+            right = x > LEFT + pw * 0.7       # near the right edge: the label goes left of the point
+            anchor = ' text-anchor="end"' if right else ""
+            label = (f'<text x="{_f(x - 9 if right else x + 9)}" y="{_f(y - 9)}" class="pl"{anchor}>'
+                     f"{escape(p.label)}</text>" if p.label else "")
             out.append(f'<g class="pt" data-key="{escape(p.key)}" data-series="{escape(s.name)}"{opacity}>'
                        f"<title>{escape(p.tip)}</title>{bars}"
                        f"{marker(MARKERS[s.style % len(MARKERS)], x, y, 5.0, c, s.hollow)}{label}</g>")
