@@ -117,7 +117,10 @@ def test_dashboard_live_progress_stop_and_comparison(watched: Watched, demo: Dem
         time.sleep(0.3)
 
     # The job list: both jobs, the running one with live progress kept current by the page itself.
-    page.goto(f"{server.url}/ui")
+    answer = page.goto(f"{server.url}/ui")
+    assert answer is not None
+    script_src = next(p for p in answer.headers["content-security-policy"].split(";") if "script-src" in p)
+    assert "'sha256-" in script_src and "unsafe" not in script_src     # that one script, by hash
     assert page.locator(f'a:text-is("{demo.job}")').count() == 1
     row = page.locator('[data-live-job="browser-running"]')
     assert row.count() == 1
@@ -162,3 +165,33 @@ def test_dashboard_live_progress_stop_and_comparison(watched: Watched, demo: Dem
     page.screenshot(path=str(output_dir / "comparison.png"), full_page=True)
     assert watched.errors == []
     assert watched.outside((server.url + "/",)) == []
+
+
+def test_stop_from_another_site_is_refused_and_export_cli(demo: Demo, server: InfrecServer) -> None:
+    """The stop form is a POST: a page on another origin cannot send it (CSRF); `infrec jobs export`
+    writes the same rows the page offers."""
+    import os
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    from tests.browser.conftest import EXE, job_env
+
+    req = urllib.request.Request(f"{server.url}/ui/jobs/{demo.job}/stop", data=b"", method="POST",
+                                 headers={"Origin": "http://evil.example"})
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("a cross-site stop was accepted")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 403
+    env = {**os.environ, **job_env(demo.home)}
+    env.pop("INFREC_ENDPOINT_URL", None)
+    out = subprocess.run([EXE, "jobs", "export", demo.job, "--format", "csv"], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    with urllib.request.urlopen(f"{server.url}/ui/jobs/{demo.job}/export.csv", timeout=10) as resp:
+        assert resp.read().decode() == out.stdout
+    assert out.stdout.count("\nrecommendation,") == 1 and "\ntrial," in out.stdout
+    bad = subprocess.run([EXE, "jobs", "export", demo.job, "--format", "xml"], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert bad.returncode == 2 and "csv, json" in bad.stderr

@@ -119,3 +119,22 @@ def test_exports_hold_steps_trials_and_recommendations() -> None:
     assert table[0]["failure_reason"].startswith("'=")                # not a formula in a spreadsheet
     doc = json.loads(to_json(details))
     assert len(doc["Trials"]) == 2 and doc["Recommendations"][0]["RecommendationId"] == "j/1"
+
+
+def test_running_job_page_shows_progress_and_vpc_findings() -> None:
+    from infrec.report.html import WebPage
+
+    steps = [_step(0, "ml.c5.large", 0.05, 40, [_trial("search", 10_000, 5)])]
+    steps[0]["Status"] = "IN_PROGRESS"
+    steps[0]["Progress"] = {"Phase": "search", "Rate": 120.0, "TargetRate": 125.0, "P95Ms": 9.5, "Errors": 0}
+    details = _job(steps)
+    details["Job"]["Status"] = "IN_PROGRESS"
+    details["Result"] = {"VpcPreflight": {"checks": [{"id": "s3-endpoint", "status": "fail", "resources": ["vpc-1"],
+                                                      "message": "no S3 endpoint", "remedy": "add one"}]}}
+    page = job_report(details, web=WebPage(script="/*live*/"))
+    assert 'data-live-job="j"' in page and "120 req/s (target 125), P95 9.5 ms" in page
+    assert 'action="/ui/jobs/j/stop"' in page and "<script>/*live*/</script>" in page
+    assert "VPC preflight" in page and "no S3 endpoint" in page and "fix: add one" in page
+    assert "Scaling advice" not in page                                   # only for a completed job
+    saved = job_report(details)
+    assert "<script" not in saved and "/stop" not in saved                # the file runs nothing

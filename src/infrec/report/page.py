@@ -36,7 +36,7 @@ svg text.pl{font-size:12.5px;fill:#111;paint-order:stroke;stroke:#fff;stroke-wid
 ul.legend{list-style:none;padding:0;margin:.3rem 0 0;display:flex;flex-wrap:wrap;gap:.15rem 1.1rem;font-size:.84rem}
 ul.legend li{display:flex;align-items:center;gap:.3rem}
 svg.sw{flex:none}
-.kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,190px),1fr));gap:.7rem;margin:.8rem 0}
+.kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:.7rem;margin:.8rem 0}
 .kpi{border:1px solid #ddd;border-radius:8px;padding:.5rem .8rem;background:#f8fafc}
 .kpi b{display:block;font-size:1.25rem}
 .kpi small{color:#555}

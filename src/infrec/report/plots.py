@@ -22,7 +22,7 @@ MARKERS = ("circle", "square", "triangle", "diamond", "cross", "triangle-down", 
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 2 1 2", "3 6")
 
 WIDTH, HEIGHT = 640.0, 340.0
-LEFT, RIGHT, TOP, BOTTOM = 88.0, 22.0, 16.0, 56.0
+LEFT, RIGHT, TOP, BOTTOM = 88.0, 34.0, 16.0, 56.0
 
 
 @dataclass(frozen=True)
