@@ -110,8 +110,10 @@ class Sdk:
         if done.returncode != 0:
             raise AssertionError(f"SDK script failed ({done.returncode}):\n{out[-6000:]}\n"
                                  f"server log:\n{self.server.output()[-3000:]}")
-        marked = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARK)]
-        return (json.loads(marked[-1][len(RESULT_MARK):]) if marked else None), out
+        # The SDK prints progress marks without a newline ("-!" while it waits for an endpoint), so
+        # the result's mark may follow them on the same line.
+        marked = [line.split(RESULT_MARK, 1)[1] for line in done.stdout.splitlines() if RESULT_MARK in line]
+        return (json.loads(marked[-1]) if marked else None), out
 
 
 @pytest.fixture(scope="module")

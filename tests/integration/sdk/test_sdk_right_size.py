@@ -9,6 +9,8 @@ the job itself (one instance type, the example model, short trials) takes well u
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,3 +78,51 @@ def test_list_tags_on_the_job(sdk: Sdk, right_sized: tuple[dict[str, Any], str])
         result(session.list_tags(arn))
     """)
     assert {"Key": "ClientType", "Value": "PythonSDK-RightSize"} in value
+
+
+DEPLOY = """
+from sagemaker import ModelPackage
+from sagemaker.deserializers import JSONDeserializer
+from sagemaker.predictor import Predictor
+from sagemaker.serializers import CSVSerializer
+
+model = ModelPackage(role=ROLE, model_package_arn=ARN, sagemaker_session=session, predictor_cls=Predictor)
+predictor = model.deploy(inference_recommendation_id=REC_ID, endpoint_name="sdk-endpoint",
+                         serializer=CSVSerializer(), deserializer=JSONDeserializer())
+sm = session.sagemaker_client
+described = sm.describe_endpoint(EndpointName="sdk-endpoint")
+config = sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+prediction = predictor.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])
+approval = sm.describe_model_package(ModelPackageName=ARN)["ModelApprovalStatus"]
+predictor.delete_endpoint()
+left = {e["EndpointName"]: e["EndpointStatus"] for e in sm.list_endpoints()["Endpoints"]}
+result({"status": described["EndpointStatus"], "variants": config["ProductionVariants"],
+        "prediction": prediction, "approval": approval, "left": left})
+"""
+
+
+def test_deploy_the_recommendation_predict_and_delete(sdk: Sdk, right_sized: tuple[dict[str, Any], str]) -> None:
+    """ModelPackage.deploy(inference_recommendation_id=...) with the SDK's defaults: it reads the
+    recommendation from the job, approves the package, creates the model, config and endpoint on
+    infrec's hosting, waits for InService; Predictor.predict goes through InvokeEndpoint to the real
+    model server; delete_endpoint removes it and its processes."""
+    from tests.integration.jobs.conftest import wait_no_endpoints
+
+    value, _ = right_sized
+    rec = value["recommendations"][0]
+    script = f"ARN = {value['package_arn']!r}\nREC_ID = {rec['RecommendationId']!r}\n" + DEPLOY
+    out, log = sdk.run(script, timeout_s=180)
+    print(log)
+    assert out["status"] == "InService"
+    variant = out["variants"][0]
+    assert variant["InstanceType"] == rec["EndpointConfiguration"]["InstanceType"]
+    assert variant["InitialInstanceCount"] == rec["EndpointConfiguration"]["InitialInstanceCount"]
+    assert out["approval"] == "Approved"
+    assert isinstance(out["prediction"], list) and len(out["prediction"]) == 2  # one class per row
+    assert out["left"] in ({}, {"sdk-endpoint": "Deleting"})  # deleted in the background, as in SageMaker
+    assert wait_no_endpoints(Path(sdk.server.env["INFREC_HOME"])) == []
+    sm = sdk.server.client()
+    end = time.monotonic() + 30
+    while sm.list_endpoints()["Endpoints"] and time.monotonic() < end:
+        time.sleep(0.2)
+    assert sm.list_endpoints()["Endpoints"] == []
