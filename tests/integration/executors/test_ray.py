@@ -214,8 +214,52 @@ def test_job_on_ray_placement_missing_type_and_lost_node(cluster: LocalRayCluste
 
         out = Console(record=True, width=250)
         out.print(nodes_table(steps()))
-        assert w1 in out.export_text() and victim in out.export_text()
+        text = out.export_text()
+        assert w1 in text and victim in text
     finally:
         services.close()
     wait_until(lambda: not executor.running_actors(), 15, "the job's actors to end")
     wait_until(lambda: not ledger(cluster), 15, "the sentinels to reap the endpoints, the lost node's too")
+
+
+DRIVER = """
+import sys, time
+from infrec.core.catalog import InstanceType
+from infrec.executors.base import EndpointSpec
+from infrec.executors.ray import RayExecutor
+
+ex = RayExecutor(sys.argv[1])
+h = ex.start(EndpointSpec(name="orphan", image="infrec/synthetic", model_dir=None, environment={},
+                          instance_type=InstanceType("test.one", 1.0, 1.0, 0.05)))
+print(h.instances[0].pgid, flush=True)
+time.sleep(300)
+"""
+
+
+def test_restarted_driver_reaps_what_a_killed_one_left(cluster: LocalRayCluster, executor: Any,
+                                                       tmp_path: Path) -> None:
+    """An `infrec serve` killed with an endpoint running on a node: its actor dies with it, and a new
+    driver's reap_orphans (what `infrec serve` runs at start) leaves nothing of it on the nodes."""
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER)
+    proc = subprocess.Popen([sys.executable, str(script), cluster.address], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "the first driver did not start its endpoint within 60 s"
+        pgid = int(proc.stdout.readline())
+        assert group_members(pgid) and ledger(cluster)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    executor.reap_orphans()
+    wait_until(lambda: not group_members(pgid), 20, "the killed driver's endpoint to end")
+    wait_until(lambda: not ledger(cluster), 20, "the nodes' ledgers to empty")
+    wait_until(lambda: not [a for a in ray.util.list_named_actors(all_namespaces=True)
+                            if str(a.get("name", "")).startswith("infrec-")], 20, "its actor to end")
