@@ -12,7 +12,7 @@ from infrec.config import Settings
 from infrec.core.arn import ArnBuilder
 from infrec.core.catalog import Catalog
 from infrec.core.errors import ValidationError
-from infrec.jobs.endpoints import EndpointLookup, default_lookup
+from infrec.jobs.endpoints import default_lookup
 from infrec.jobs.instant import InstantRecommendations
 from infrec.jobs.joblog import JobLogSource
 from infrec.jobs.runner import JobRunner, RunnerOptions
@@ -82,8 +82,7 @@ class Services:
         self._invoker: Any | None = None
         # InputConfig.Endpoints: infrec's own endpoints (hosting, as a jobs.endpoints.EndpointLookup)
         # first, then the operator's external ones (INFREC_EXTERNAL_ENDPOINTS).
-        hosting = getattr(self, "hosting", None)
-        self.endpoint_lookup = default_lookup(hosting if isinstance(hosting, EndpointLookup) else None)
+        self.endpoint_lookup = default_lookup(self.hosting)
         self.jobs = JobService(self.store, self.arns, self.registry, catalog=self.catalog,
                                submit=self._submit, cancel=self._cancel,
                                owner=lambda: self._scheduler.owner if self._scheduler else None,
