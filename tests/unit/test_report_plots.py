@@ -65,6 +65,8 @@ def test_latency_chart_has_a_point_per_trial_and_percentile_and_the_rules() -> N
     assert cap.value == 30000 and cap.band == (28000, 32000) and "28,000–32,000" in cap.label
     svg = render(chart)
     assert svg.count('class="pt"') == 9 and "invocations/min" in svg and "latency (ms)" in svg
+    lines = re.findall(r'<polyline[^>]* points="([^"]+)"', svg)
+    assert [len(p.split()) for p in lines] == [2, 2, 2]        # the failed trial is left off each curve
     util = utilisation_chart(step)
     assert util is not None and [len(s.points) for s in util.series] == [3, 3]
 

@@ -108,7 +108,7 @@ def latency_chart(step: Mapping[str, Any], job: Mapping[str, Any]) -> Chart | No
             text += f" (95 % CI {iv[0]:,.0f}–{iv[1]:,.0f})"
         rules.append(Rule("x", float(m["MaxInvocations"]), text, band))
     return Chart(f"latency-{idx}", "throughput (invocations/min)", "latency (ms)", drawn, rules, x_zero=False,
-                 description=f"latency against throughput, {config_label(step)}")
+                 clip_faded=True, description=f"latency against throughput, {config_label(step)}")
 
 
 def _objective(job: Mapping[str, Any]) -> tuple[str, float | None]:

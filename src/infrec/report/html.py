@@ -308,7 +308,8 @@ def _charts(job: dict[str, Any], steps: list[dict[str, Any]], now: float) -> lis
         body += '<div class="pair">'
         if lat is not None:
             body += ("<div><p><small>Latency percentiles of every trial against the throughput it achieved, in "
-                     "invocations per minute read back to the full instance (faded: a trial that did not pass); "
+                     "invocations per minute read back to the full instance (faded, off the line: a trial that did "
+                     "not pass); "
                      "the vertical line is the measured MaxInvocations, shaded across its confidence interval."
                      "</small></p>" + render(lat) + "</div>")
         if util is not None:

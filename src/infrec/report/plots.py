@@ -33,7 +33,7 @@ class Point:
     key: str = ""                                # what the point stands for (data-key)
     x_err: tuple[float, float] | None = None     # (low, high) on x
     y_err: tuple[float, float] | None = None
-    faded: bool = False                          # drawn lighter (e.g. a failed trial)
+    faded: bool = False                          # drawn lighter and left off the line (a failed trial)
     label: str = ""                              # text written beside the point
 
 
@@ -71,6 +71,10 @@ class Chart:
     y_zero: bool = True
     y_max: float | None = None                                       # at least this high (e.g. 100 %)
     description: str = ""                                            # for screen readers (aria-label)
+    # Scale y to the trials that passed when a failed one lies far above them (> 2× their highest):
+    # it is then drawn on the top edge, its tooltip giving its value, so one overloaded trial does
+    # not flatten the curve people came to read.
+    clip_faded: bool = False
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -194,6 +198,12 @@ def render(chart: Chart) -> str:
     for r in chart.rules:
         (xs if r.axis == "x" else ys).extend([r.value, *(r.band or ())])
     x0, x1 = _range(xs, chart.x_zero)
+    clipped = False
+    if chart.clip_faded:
+        kept = [v for s in chart.series for p in s.points if not p.faded for v in (p.y, *(p.y_err or ()))]
+        kept += [v for r in chart.rules if r.axis == "y" for v in (r.value, *(r.band or ()))]
+        if kept and max(ys) > 2 * max(kept):
+            ys, clipped = kept, True
     y0, y1 = _range(ys, chart.y_zero, chart.y_max)
     xt, yt = nice_ticks(x0, x1), nice_ticks(y0, y1)
     x0, x1 = min(x0, xt[0]), max(x1, xt[-1])
@@ -249,13 +259,14 @@ def render(chart: Chart) -> str:
     for s in chart.series:
         c = COLOURS[s.style % len(COLOURS)]
         pts = sorted(s.points, key=lambda p: (p.x, p.y))
-        if s.line and len(pts) > 1:
+        joined = [p for p in pts if not p.faded]     # the curve runs through the trials that passed
+        if s.line and len(joined) > 1:
             dash = DASHES[s.style % len(DASHES)]
             out.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.6"'
                        + (f' stroke-dasharray="{dash}"' if dash else "")
-                       + f' points="{" ".join(f"{_f(sx(p.x))},{_f(sy(p.y))}" for p in pts)}"/>')
+                       + f' points="{" ".join(f"{_f(sx(p.x))},{_f(sy(p.y))}" for p in joined)}"/>')
         for p in pts:
-            x, y = sx(p.x), sy(p.y)
+            x, y = sx(p.x), sy(min(p.y, y1))
             bars = ""
             if p.x_err:
                 bars += (f'<path d="M{_f(sx(p.x_err[0]))},{_f(y)}H{_f(sx(p.x_err[1]))}M{_f(sx(p.x_err[0]))},{_f(y - 4)}'
@@ -275,6 +286,9 @@ def render(chart: Chart) -> str:
         rx, ry, rl = chart.ring
         out.append(f'<circle class="ring" cx="{_f(sx(rx))}" cy="{_f(sy(ry))}" r="12" fill="none" stroke="#000" '
                    f'stroke-width="2"><title>{escape(rl)}</title></circle>')
+    if clipped:
+        out.append(f'<text x="{_f(LEFT + pw - 4)}" y="{_f(TOP + 14)}" text-anchor="end" class="tk">'
+                   "failed trials above the scale sit on the top edge</text>")
     out.append("</svg>")
     return f'<figure class="chart">{"".join(out)}{legend(chart)}</figure>'
 
