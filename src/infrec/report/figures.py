@@ -196,7 +196,7 @@ def cost_chart(steps: Sequence[Mapping[str, Any]], recs: Sequence[Mapping[str, A
     for j, (name, pts) in enumerate(groups.items()):
         series.append(Series(name, pts, style=j, line=False))
     front = [xy[i] for i in pareto(xy)]
-    return Chart(plot_id, "ModelLatency (ms)", "cost per 1M inferences (USD)", series, front=front,
+    return Chart(plot_id, "ModelLatency (ms)", "USD per 1M inferences", series, front=front,
                  front_label="Pareto front (no configuration both cheaper and faster)", ring=ring,
                  description="cost per million inferences against model latency")
 

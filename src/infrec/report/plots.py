@@ -100,7 +100,7 @@ def tick_text(v: float) -> str:
     a = abs(v)
     if a >= 1e6:
         return f"{v / 1e6:g}M"
-    if a >= 10_000:
+    if a >= 1_000:
         return f"{v / 1e3:g}k"
     if a >= 100 or v == int(v):
         return f"{v:,.0f}"
@@ -152,8 +152,13 @@ def legend_swatch(style: int, hollow: bool = False, line: bool = True) -> str:
             f"{marker(m, 18, 8, 4.2, c, hollow)}</svg>")
 
 
-def legend(chart: Chart) -> str:
+def legend(chart: Chart, clipped: bool = False) -> str:
     items = [f"<li>{legend_swatch(s.style, s.hollow, s.line)}{escape(s.name)}</li>" for s in chart.series]
+    if clipped:
+        items.append('<li><svg class="sw" width="36" height="16" viewBox="0 0 36 16" aria-hidden="true">'
+                     '<line x1="2" y1="3" x2="34" y2="3" stroke="#999"/><g opacity="0.45">'
+                     f'{marker("circle", 18, 4, 4.2, COLOURS[0], False)}</g></svg>'
+                     "on the top edge: a failed trial above the scale</li>")
     for r in chart.rules:
         dash = "5 4" if r.axis == "y" else ""
         band = ('<rect x="2" y="2" width="32" height="12" fill="#888" fill-opacity="0.18"/>' if r.band else "")
@@ -286,11 +291,8 @@ def render(chart: Chart) -> str:
         rx, ry, rl = chart.ring
         out.append(f'<circle class="ring" cx="{_f(sx(rx))}" cy="{_f(sy(ry))}" r="12" fill="none" stroke="#000" '
                    f'stroke-width="2"><title>{escape(rl)}</title></circle>')
-    if clipped:
-        out.append(f'<text x="{_f(LEFT + pw - 4)}" y="{_f(TOP + 14)}" text-anchor="end" class="tk">'
-                   "failed trials above the scale sit on the top edge</text>")
     out.append("</svg>")
-    return f'<figure class="chart">{"".join(out)}{legend(chart)}</figure>'
+    return f'<figure class="chart">{"".join(out)}{legend(chart, clipped)}</figure>'
 
 
 # ------------------------------------------------------------------ the timeline (a Gantt chart)
