@@ -18,6 +18,7 @@ import pytest
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from infrec.api.validation import sagemaker_model
+from infrec.hosting.service import HostingService
 from infrec.jobs.service import JobService
 from infrec.registry.service import RegistryService
 from infrec.registry.tags import TagService
@@ -31,7 +32,7 @@ MAX_PATH_DEPTH = 5
 
 
 def implemented_operations() -> list[str]:
-    owners = (RegistryService, TagService, JobService)
+    owners = (RegistryService, TagService, JobService, HostingService)
     return [op for op in sagemaker_model().operation_names
             if any(callable(getattr(o, snake(op), None)) for o in owners)]
 

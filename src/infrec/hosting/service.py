@@ -99,6 +99,9 @@ class HostingService:
                 raise ValidationError(f"{where}.VariantName: {v['VariantName']!r} is used by another variant "
                                       "of this endpoint configuration")
             seen.add(v["VariantName"].lower())
+            if not v.get("ModelName"):
+                raise ValidationError(f"{where}.ModelName is required: infrec hosts a model per variant "
+                                      "(inference components are not supported)")
             self.registry.get_model(v["ModelName"])  # "Could not find model ..."
             if v.get("ServerlessConfig"):
                 raise ValidationError(f"{where}.ServerlessConfig: infrec hosts instance-based endpoints only; "
