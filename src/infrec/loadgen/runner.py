@@ -82,8 +82,8 @@ warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlo
                         module=r"infrec\.loadgen\.runner")
 
 
-def parse_target(url: str) -> tuple[str, int, str]:
-    """'http://host:port[/prefix]' -> (host, port, '/prefix/invocations')."""
+def parse_target(url: str, path: str = "/invocations") -> tuple[str, int, str]:
+    """'http://host:port[/prefix]' -> (host, port, '/prefix/invocations') (or '/prefix' + `path`)."""
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise ValueError(f"target {url!r} must be an http:// base URL such as http://127.0.0.1:8080")
@@ -91,7 +91,7 @@ def parse_target(url: str) -> tuple[str, int, str]:
         port = parts.port or 80
     except ValueError as exc:
         raise ValueError(f"target {url!r} has an invalid port") from exc
-    return parts.hostname, port, parts.path.rstrip("/") + "/invocations"
+    return parts.hostname, port, parts.path.rstrip("/") + path
 
 
 def build_request(host: str, port: int, path: str, body: bytes, content_type: str) -> bytes:
@@ -266,8 +266,14 @@ def run_load(targets: list[str], payloads: list[Payload], shape: Phases | Stairs
              content_type: str = "application/octet-stream", timeout_s: float = 30.0,
              cancel: threading.Event | None = None, on_window: Callable[[WindowStats], None] | None = None,
              workers: int = 1, seed: int | None = None, max_connections: int = _MAX_CONNECTIONS,
-             cpu_ids: list[int] | None = None) -> LoadResult:
+             cpu_ids: list[int] | None = None, path: str = "/invocations", worker_factory: Any = None,
+             on_parts: Callable[[int, list[tuple[Any, ...]]], None] | None = None) -> LoadResult:
     """Drive `shape` against `targets` (POST <target>/invocations) and measure it.
+
+    `path`, `worker_factory` and `on_parts` let another protocol run on the same engine (the
+    token-aware generator, `infrec.loadgen.genai`): the path requests go to, the Worker subclass
+    the processes run, and a hook that sees each window's raw frames (with the subclass's extra
+    fields) before they are merged.
 
     Payloads are used round-robin, or in a random order seeded by `seed` when one is given; a
     payload's own content type wins over `content_type`. Several targets are instances of one
@@ -306,7 +312,7 @@ def run_load(targets: list[str], payloads: list[Payload], shape: Phases | Stairs
     else:
         pins = [None] * workers
         gen_cpus = float(min(workers, len(own)))
-    parsed = [parse_target(t) for t in targets]
+    parsed = [parse_target(t, path) for t in targets]
     requests = [[build_request(h, p, path, pl.body, pl.content_type or content_type) for pl in payloads]
                 for h, p, path in parsed]
     addrs = [(h, p) for h, p, _ in parsed]
@@ -315,7 +321,8 @@ def run_load(targets: list[str], payloads: list[Payload], shape: Phases | Stairs
     conns_per_worker = max(1, max_connections // workers)
     configs = [WorkerConfig(index=i, count=workers, targets=addrs, requests=requests, shape=shape,
                             timeout_s=timeout_s, deadline_s=deadline_s, random_order=seed is not None,
-                            seed=seed, max_connections=conns_per_worker) for i in range(workers)]
+                            seed=seed, max_connections=conns_per_worker, factory=worker_factory)
+               for i in range(workers)]
 
     notes: list[str] = []
     children: list[_Child] = []
@@ -334,6 +341,8 @@ def run_load(targets: list[str], payloads: list[Payload], shape: Phases | Stairs
 
     def emit(k: int) -> None:
         nonlocal stop_reason
+        if on_parts is not None:
+            on_parts(k, parts[k])
         w = _merge_parts(k, parts.pop(k), not isinstance(shape, OpenLoop))
         windows.append(w)
         if on_window is not None:

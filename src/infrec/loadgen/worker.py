@@ -78,6 +78,7 @@ class WorkerConfig:
     random_order: bool
     seed: int | None
     max_connections: int
+    factory: Any = None  # a Worker subclass to run instead (infrec.loadgen.tokens.TokenWorker)
 
 
 class _User:
@@ -106,6 +107,8 @@ class _User:
 
 
 class Worker:
+    connection_class: type[Connection] = Connection  # subclasses parse their own answers
+
     def __init__(self, cfg: WorkerConfig, out: OutQueue, stop: StopFlag, cpu_clock: Callable[[], float]) -> None:
         self.cfg = cfg
         self.out = out
@@ -188,7 +191,7 @@ class Worker:
         self.nconns += 1
         self.connecting[t] += 1
         host, port = self.cfg.targets[t]
-        task = self.loop.create_task(self.loop.create_connection(lambda: Connection(self, t), host, port))
+        task = self.loop.create_task(self.loop.create_connection(lambda: self.connection_class(self, t), host, port))
         task.add_done_callback(lambda f, t=t: self._opened(f, t))  # type: ignore[misc]
 
     def _opened(self, fut: asyncio.Future[Any], t: int) -> None:
@@ -294,12 +297,16 @@ class Worker:
             sent = self.sent_by_win.pop(self.win, 0)
         self.out.put(("win", self.cfg.index, self.win, duration, self.w_requests, self.w_successes,
                       dict(self.w_errors), self.w_bytes, histogram.encode(hist) if self.lat else "",
-                      load, cpu - self.w_cpu, sent))
+                      load, cpu - self.w_cpu, sent, *self.window_extra()))
         self.w_cpu = cpu
         self.win += 1
         self.lat = []
         self.w_requests = self.w_successes = self.w_bytes = 0
         self.w_errors = dict.fromkeys(ERROR_KINDS, 0)
+
+    def window_extra(self) -> tuple[Any, ...]:
+        """What a subclass adds to each window's frame (and resets for the next window)."""
+        return ()
 
     # ---- shapes ---------------------------------------------------------------------------
     def _user_share(self, t: float) -> int:
@@ -521,7 +528,8 @@ def child_main(cfg: WorkerConfig, cpus: list[int] | None, ctl_fd: int, out_fd: i
                 out.put(("done", cfg.index, 0.0, "never started", 0.0, 0.0, False))
             else:
                 os.set_blocking(ctl_fd, False)
-                loop.run_until_complete(Worker(cfg, out, ControlStop(ctl_fd, parent), time.process_time).run(t0))
+                worker = (cfg.factory or Worker)(cfg, out, ControlStop(ctl_fd, parent), time.process_time)
+                loop.run_until_complete(worker.run(t0))
         finally:
             loop.close()
     except BaseException as exc:

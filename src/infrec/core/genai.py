@@ -1,0 +1,458 @@
+"""Generative-AI workloads as data: the workload spec, SLAs, per-level figures, the concurrency
+search and the cost of a million output tokens. Pure (no I/O): the services parse YAML/JSON into a
+dict, the load generator measures, and the rules about what a measurement means live here.
+
+The workload spec speaks AIPerf's terms (its command-line options with underscores), so a spec
+written for AIPerf means the same here::
+
+    endpoint_type: chat            # chat | completions
+    streaming: true
+    model: my-model
+    synthetic_input_tokens_mean: 128
+    synthetic_input_tokens_stddev: 0
+    output_tokens_mean: 64
+    output_tokens_stddev: 0
+    concurrency: 4                 # or a list: one level each (infrec extension)
+    request_rate: 10               # open loop instead of concurrency (req/s, Poisson arrivals)
+    request_count: 200             # per level, or
+    benchmark_duration: 10         # seconds per level
+    warmup_duration: 1             # seconds discarded before each level (infrec)
+    random_seed: 0
+    goodput: "time_to_first_token:200 inter_token_latency:20"   # SLAs in ms (AIPerf syntax)
+    extra_inputs: {ignore_eos: true}
+    request_timeout_seconds: 120
+
+infrec extensions: ``sla_percentile`` (50/90/99; default 90: an SLA holds when that percentile
+meets it), ``max_error_rate`` (default 0.01), ``max_concurrency`` (the search's ceiling, default
+64), ``engine_settings`` (environment variable → list of values, the engine parameters a
+recommendation job searches, such as ``LLAMA_N_THREADS: [1, 2]``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from infrec.core.confidence import Interval, mean_interval
+
+SLA_METRICS = {  # AIPerf goodput names -> our SLA fields
+    "time_to_first_token": "ttft_ms",
+    "ttft": "ttft_ms",
+    "inter_token_latency": "itl_ms",
+    "itl": "itl_ms",
+    "time_per_output_token": "itl_ms",
+    "tpot": "itl_ms",
+    "request_latency": "e2e_ms",
+    "e2e": "e2e_ms",
+}
+MAX_LEVELS = 32
+MAX_PROMPTS = 512
+
+
+class SpecError(ValueError):
+    """A workload spec that cannot run; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Slas:
+    """Service-level objectives in ms (None: not set) and the error rate allowed."""
+
+    ttft_ms: float | None = None
+    itl_ms: float | None = None
+    e2e_ms: float | None = None
+    max_error_rate: float = 0.01
+    percentile: int = 90
+
+    def any(self) -> bool:
+        return any(v is not None for v in (self.ttft_ms, self.itl_ms, self.e2e_ms))
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    endpoint_type: str = "chat"
+    streaming: bool = True
+    model: str = "model"
+    input_tokens_mean: int = 128
+    input_tokens_stddev: float = 0.0
+    output_tokens_mean: int = 64
+    output_tokens_stddev: float = 0.0
+    concurrency: tuple[int, ...] = (1,)
+    request_rate: tuple[float, ...] = ()
+    request_count: int | None = None
+    duration_s: float = 10.0
+    warmup_s: float = 1.0
+    seed: int = 0
+    slas: Slas = field(default_factory=Slas)
+    extra_inputs: Mapping[str, Any] = field(default_factory=dict)
+    timeout_s: float = 120.0
+    max_concurrency: int = 64
+    engine_settings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    tokenizer: str | None = None
+
+    @property
+    def path(self) -> str:
+        return "/v1/chat/completions" if self.endpoint_type == "chat" else "/v1/completions"
+
+    @property
+    def open_loop(self) -> bool:
+        return bool(self.request_rate)
+
+    def levels(self) -> tuple[float, ...]:
+        return self.request_rate if self.open_loop else tuple(float(c) for c in self.concurrency)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"endpoint_type": self.endpoint_type, "streaming": self.streaming, "model": self.model,
+                "synthetic_input_tokens_mean": self.input_tokens_mean,
+                "synthetic_input_tokens_stddev": self.input_tokens_stddev,
+                "output_tokens_mean": self.output_tokens_mean, "output_tokens_stddev": self.output_tokens_stddev,
+                "concurrency": list(self.concurrency), "request_rate": list(self.request_rate),
+                "request_count": self.request_count, "benchmark_duration": self.duration_s,
+                "warmup_duration": self.warmup_s, "random_seed": self.seed,
+                "slas": {"ttft_ms": self.slas.ttft_ms, "itl_ms": self.slas.itl_ms, "e2e_ms": self.slas.e2e_ms,
+                         "max_error_rate": self.slas.max_error_rate, "percentile": self.slas.percentile}}
+
+
+def _num(doc: Mapping[str, Any], key: str, default: float | None, *, minimum: float = 0.0, integer: bool = False,
+         maximum: float | None = None) -> float | None:
+    raw = doc.get(key)
+    if raw is None:
+        return default
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or (integer and not float(raw).is_integer()):
+        raise SpecError(f"{key}: {raw!r} is not a {'whole ' if integer else ''}number")
+    if not math.isfinite(float(raw)) or raw < minimum or (maximum is not None and raw > maximum):
+        bound = f" and at most {maximum:g}" if maximum is not None else ""
+        raise SpecError(f"{key}: {raw!r} must be at least {minimum:g}{bound}")
+    return float(raw)
+
+
+def _levels(doc: Mapping[str, Any], key: str, integer: bool) -> tuple[float, ...]:
+    raw = doc.get(key)
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    if not items or len(items) > MAX_LEVELS:
+        raise SpecError(f"{key}: give 1 to {MAX_LEVELS} values")
+    out = []
+    for i, v in enumerate(items):
+        value = _num({f"{key}[{i}]": v}, f"{key}[{i}]", None, minimum=1 if integer else 1e-3, integer=integer,
+                     maximum=4096 if integer else 100_000)
+        assert value is not None
+        out.append(value)
+    return tuple(out)
+
+
+def parse_goodput(raw: Any) -> dict[str, float]:
+    """AIPerf's goodput ("time_to_first_token:200 inter_token_latency:20") or a mapping -> SLA fields."""
+    pairs: list[tuple[str, Any]]
+    if isinstance(raw, str):
+        pairs = []
+        for token in raw.replace(",", " ").split():
+            name, sep, value = token.partition(":")
+            if not sep:
+                raise SpecError(f"goodput: {token!r} is not name:milliseconds")
+            pairs.append((name, value))
+    elif isinstance(raw, Mapping):
+        pairs = list(raw.items())
+    else:
+        raise SpecError("goodput: give 'time_to_first_token:<ms> inter_token_latency:<ms> request_latency:<ms>'")
+    out: dict[str, float] = {}
+    for name, value in pairs:
+        target = SLA_METRICS.get(str(name).strip().lower())
+        if target is None:
+            raise SpecError(f"goodput: unknown metric {name!r}; use one of {', '.join(sorted(SLA_METRICS))}")
+        try:
+            ms = float(value)
+        except (TypeError, ValueError):
+            raise SpecError(f"goodput: {name}: {value!r} is not a number of milliseconds") from None
+        if not math.isfinite(ms) or ms <= 0:
+            raise SpecError(f"goodput: {name}: {value!r} must be a positive number of milliseconds")
+        out[target] = ms
+    return out
+
+
+KNOWN_KEYS = frozenset({
+    "endpoint_type", "streaming", "model", "model_names", "synthetic_input_tokens_mean",
+    "synthetic_input_tokens_stddev", "output_tokens_mean", "output_tokens_stddev", "concurrency", "request_rate",
+    "request_count", "benchmark_duration", "warmup_duration", "random_seed", "goodput", "extra_inputs",
+    "request_timeout_seconds", "sla_percentile", "max_error_rate", "max_concurrency", "engine_settings",
+    "tokenizer", "slas",
+})
+
+
+def parse_workload(doc: Any) -> WorkloadSpec:
+    """A WorkloadSpec from a parsed document (module doc); SpecError naming the field otherwise."""
+    if not isinstance(doc, Mapping):
+        raise SpecError("the spec must be a mapping of AIPerf options (endpoint_type, concurrency, ...)")
+    doc = {str(k).replace("-", "_"): v for k, v in doc.items()}
+    if unknown := sorted(set(doc) - KNOWN_KEYS):
+        raise SpecError(f"{unknown[0]}: not an option infrec knows; known: {', '.join(sorted(KNOWN_KEYS))}")
+    etype = doc.get("endpoint_type", "chat")
+    if etype not in ("chat", "completions"):
+        raise SpecError(f"endpoint_type: {etype!r} must be chat or completions")
+    streaming = doc.get("streaming", True)
+    if not isinstance(streaming, bool):
+        raise SpecError(f"streaming: {streaming!r} must be true or false")
+    model = doc.get("model", doc.get("model_names", "model"))
+    if isinstance(model, list) and model:
+        model = model[0]
+    if not isinstance(model, str) or not model or len(model) > 256:
+        raise SpecError("model: must be a name of 1 to 256 characters")
+    concurrency = tuple(int(c) for c in _levels(doc, "concurrency", True))
+    rates = _levels(doc, "request_rate", False)
+    if concurrency and rates:
+        raise SpecError("request_rate: give concurrency (closed loop) or request_rate (open loop), not both")
+    slas_doc: dict[str, Any] = {}
+    if "goodput" in doc:
+        slas_doc.update(parse_goodput(doc["goodput"]))
+    if "slas" in doc:
+        slas_doc.update(parse_goodput(doc["slas"]) if not isinstance(doc["slas"], Mapping) else
+                        {SLA_METRICS.get(str(k).removesuffix("_ms"), str(k)): v for k, v in doc["slas"].items()})
+        for k, v in slas_doc.items():
+            if k not in ("ttft_ms", "itl_ms", "e2e_ms"):
+                raise SpecError(f"slas.{k}: unknown SLA; use ttft_ms, itl_ms or e2e_ms")
+            _num({f"slas.{k}": v}, f"slas.{k}", None, minimum=1e-3)
+    pct = doc.get("sla_percentile", 90)
+    if pct not in (50, 90, 99):
+        raise SpecError(f"sla_percentile: {pct!r} must be 50, 90 or 99")
+    slas = Slas(ttft_ms=slas_doc.get("ttft_ms"), itl_ms=slas_doc.get("itl_ms"), e2e_ms=slas_doc.get("e2e_ms"),
+                max_error_rate=_num(doc, "max_error_rate", 0.01, maximum=1.0) or 0.0, percentile=int(pct))
+    extra = doc.get("extra_inputs", {})
+    if not isinstance(extra, Mapping):
+        raise SpecError("extra_inputs: must be a mapping of request body fields")
+    engine: dict[str, tuple[str, ...]] = {}
+    raw_engine = doc.get("engine_settings", {})
+    if not isinstance(raw_engine, Mapping):
+        raise SpecError("engine_settings: must map environment variable names to lists of values")
+    for name, values in raw_engine.items():
+        vals = values if isinstance(values, list) else [values]
+        if not str(name).replace("_", "").isalnum() or not vals or len(vals) > 8:
+            raise SpecError(f"engine_settings.{name}: give a variable name and 1 to 8 values")
+        engine[str(name)] = tuple(str(v) for v in vals)
+    tokenizer = doc.get("tokenizer")
+    if tokenizer is not None and not isinstance(tokenizer, str):
+        raise SpecError("tokenizer: must be the path of a tokenizer.json")
+    count = _num(doc, "request_count", None, minimum=1, integer=True, maximum=1_000_000)
+    return WorkloadSpec(
+        endpoint_type=etype, streaming=streaming, model=model,
+        input_tokens_mean=int(_num(doc, "synthetic_input_tokens_mean", 128, minimum=1, integer=True,
+                                   maximum=131_072) or 1),
+        input_tokens_stddev=_num(doc, "synthetic_input_tokens_stddev", 0.0) or 0.0,
+        output_tokens_mean=int(_num(doc, "output_tokens_mean", 64, minimum=1, integer=True, maximum=65_536) or 1),
+        output_tokens_stddev=_num(doc, "output_tokens_stddev", 0.0) or 0.0,
+        concurrency=concurrency or (() if rates else (1,)), request_rate=rates,
+        request_count=int(count) if count is not None else None,
+        duration_s=_num(doc, "benchmark_duration", 10.0, minimum=1, maximum=3600) or 10.0,
+        warmup_s=_num(doc, "warmup_duration", 1.0, maximum=600) or 0.0,
+        seed=int(_num(doc, "random_seed", 0, integer=True) or 0), slas=slas, extra_inputs=dict(extra),
+        timeout_s=_num(doc, "request_timeout_seconds", 120.0, minimum=1, maximum=3600) or 120.0,
+        max_concurrency=int(_num(doc, "max_concurrency", 64, minimum=1, integer=True, maximum=4096) or 64),
+        engine_settings=engine, tokenizer=tokenizer)
+
+
+def token_counts(mean: int, stddev: float, n: int, rng: Any) -> list[int]:
+    """`n` token counts ~ Normal(mean, stddev), at least 1 (AIPerf's synthetic lengths)."""
+    if stddev <= 0:
+        return [mean] * n
+    return [max(1, round(rng.gauss(mean, stddev))) for _ in range(n)]
+
+
+# ------------------------------------------------------------------------------------ results
+@dataclass
+class LevelStats:
+    """One load level's figures (a concurrency or an offered rate), over its measured windows.
+
+    Percentiles in ms from the merged histograms; `*_batches` are per-batch values (each batch a
+    few consecutive windows) that intervals and SLA judgements are made from."""
+
+    level: float
+    open_loop: bool
+    duration_s: float
+    requests: int
+    successes: int
+    errors: int
+    output_tokens: int
+    input_tokens: int
+    good: int
+    ttft_ms: dict[str, float]
+    itl_ms: dict[str, float]
+    e2e_ms: dict[str, float]
+    ttft_batches: dict[int, list[float]] = field(default_factory=dict)   # percentile -> per batch
+    itl_batches: dict[int, list[float]] = field(default_factory=dict)
+    e2e_batches: dict[int, list[float]] = field(default_factory=dict)
+    tokens_per_s_batches: list[float] = field(default_factory=list)
+    error_rate_batches: list[float] = field(default_factory=list)
+    generator_bound: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def request_throughput(self) -> float:
+        return self.successes / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        return self.output_tokens / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def goodput(self) -> float:
+        return self.good / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+    def tokens_per_s_interval(self) -> Interval | None:
+        xs = self.tokens_per_s_batches
+        return mean_interval(xs, self.output_tokens_per_s) if len(xs) >= 2 else None
+
+    def to_doc(self) -> dict[str, Any]:
+        iv = self.tokens_per_s_interval()
+        return {"Level": self.level, "Mode": "request_rate" if self.open_loop else "concurrency",
+                "DurationSeconds": round(self.duration_s, 3), "Requests": self.requests,
+                "Successes": self.successes, "Errors": self.errors, "ErrorRate": round(self.error_rate, 5),
+                "RequestThroughput": round(self.request_throughput, 4),
+                "OutputTokensPerSecond": round(self.output_tokens_per_s, 3),
+                "OutputTokensPerSecondInterval": ({"Low": round(iv.low, 3), "High": round(iv.high, 3)}
+                                                  if iv else None),
+                "InputTokens": self.input_tokens, "OutputTokens": self.output_tokens,
+                "Goodput": round(self.goodput, 4), "GoodRequests": self.good,
+                "TimeToFirstTokenMs": _rounded(self.ttft_ms), "InterTokenLatencyMs": _rounded(self.itl_ms),
+                "RequestLatencyMs": _rounded(self.e2e_ms), "GeneratorBound": self.generator_bound,
+                "Notes": list(self.notes)}
+
+
+def _rounded(d: Mapping[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in d.items()}
+
+
+# ------------------------------------------------------------------------- SLA judgement
+PASS, FAIL, UNSURE = "pass", "fail", "unsure"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: str                     # pass | fail | unsure
+    reasons: tuple[str, ...] = ()    # why not pass, per SLA
+
+
+def judge_level(stats: LevelStats, slas: Slas) -> Judgement:
+    """Does this level meet every SLA, with 95 % confidence?
+
+    Each SLA is judged on the batch values of its percentile: pass when the interval's upper bound
+    meets it, fail when the lower bound breaks it (or the error rate's lower bound is above the
+    limit, or the generator could not drive the level), unsure otherwise. Fewer than two batches
+    is never a pass: one sample is no evidence."""
+    if stats.generator_bound:
+        return Judgement(FAIL, ("the load generator could not drive this level",))
+    if stats.successes == 0:
+        return Judgement(FAIL, ("no request succeeded",))
+    reasons: list[str] = []
+    unsure = False
+    p = slas.percentile
+    checks = [("TTFT", slas.ttft_ms, stats.ttft_batches.get(p, [])),
+              ("ITL", slas.itl_ms, stats.itl_batches.get(p, [])),
+              ("E2E", slas.e2e_ms, stats.e2e_batches.get(p, []))]
+    for name, limit, xs in checks:
+        if limit is None:
+            continue
+        if len(xs) < 2:
+            unsure = True
+            reasons.append(f"P{p} {name}: fewer than 2 batches")
+            continue
+        iv = mean_interval(xs)
+        if iv.low > limit:
+            return Judgement(FAIL, (f"P{p} {name} {iv.value:.1f} ms [{iv.low:.1f}, {iv.high:.1f}] > {limit:g} ms",))
+        if iv.high > limit:
+            unsure = True
+            reasons.append(f"P{p} {name} {iv.value:.1f} ms [{iv.low:.1f}, {iv.high:.1f}] straddles {limit:g} ms")
+    errs = stats.error_rate_batches
+    if len(errs) >= 2:
+        iv = mean_interval(errs)
+        if iv.low > slas.max_error_rate:
+            return Judgement(FAIL, (f"error rate {iv.value:.3f} > {slas.max_error_rate:g}",))
+        if iv.high > slas.max_error_rate:
+            unsure = True
+            reasons.append(f"error rate {iv.value:.3f} [{iv.low:.3f}, {iv.high:.3f}] straddles {slas.max_error_rate:g}")
+    elif stats.error_rate > slas.max_error_rate:
+        return Judgement(FAIL, (f"error rate {stats.error_rate:.3f} > {slas.max_error_rate:g}",))
+    return Judgement(UNSURE if unsure else PASS, tuple(reasons))
+
+
+class ConcurrencySearch:
+    """The largest concurrency in [1, ceiling] that meets every SLA: doubling until a level fails,
+    then bisection between the last pass and the first fail. A level the intervals cannot decide is
+    measured again, longer (`next` returns it with `longer=True`), at most `max_repeats` times;
+    still undecided, it counts as a fail — a level is only recommended on evidence.
+
+    Drive it with `next()` -> (concurrency, longer) or None when done, and `record(c, verdict)`."""
+
+    def __init__(self, ceiling: int, start: int = 1, max_repeats: int = 1) -> None:
+        self.ceiling = max(1, ceiling)
+        self.best = 0                      # largest passing concurrency
+        self.fail: int | None = None       # smallest failing concurrency
+        self.pending: int | None = min(max(1, start), self.ceiling)
+        self.repeats: dict[int, int] = {}
+        self.max_repeats = max_repeats
+        self.history: list[tuple[int, str]] = []
+        self._longer = False
+
+    def next(self) -> tuple[int, bool] | None:
+        if self.pending is None:
+            return None
+        return self.pending, self._longer
+
+    def record(self, c: int, verdict: str) -> None:
+        self.history.append((c, verdict))
+        self._longer = False
+        if verdict == UNSURE and self.repeats.get(c, 0) < self.max_repeats:
+            self.repeats[c] = self.repeats.get(c, 0) + 1
+            self.pending, self._longer = c, True
+            return
+        if verdict == PASS:
+            self.best = max(self.best, c)
+        else:
+            self.fail = c if self.fail is None else min(self.fail, c)
+        if self.fail is None:
+            nxt: int | None = min(c * 2, self.ceiling) if c < self.ceiling else None
+        else:
+            lo, hi = self.best, self.fail
+            nxt = (lo + hi) // 2 if hi - lo > 1 else None
+            if nxt is not None and nxt <= lo:
+                nxt = None
+        self.pending = nxt
+
+
+def cost_per_million_tokens(hourly_price: float, instances: int, tokens_per_s: float) -> float | None:
+    """Dollars per 1M output tokens at `tokens_per_s` sustained on `instances` at `hourly_price` each."""
+    if tokens_per_s <= 0 or hourly_price <= 0:
+        return None
+    return hourly_price * instances / (tokens_per_s * 3600.0) * 1e6
+
+
+def rank_key(metric: str) -> Any:
+    """Sort key for candidates (dicts with cost, tokens_per_s, ttft_ms) by a PerformanceTarget metric."""
+    if metric == "throughput":
+        return lambda c: -c["tokens_per_s"]
+    if metric == "ttft-ms":
+        return lambda c: c["ttft_ms"]
+    return lambda c: (c["cost"] if c["cost"] is not None else math.inf)
+
+
+def batch_size(answers_per_window: float, target: int = 10) -> int:
+    """Windows per batch so a batch holds about `target` answers (a percentile needs a few)."""
+    if answers_per_window <= 0:
+        return 1
+    return max(1, min(10, math.ceil(target / answers_per_window)))
+
+
+def percentiles_of(values: Sequence[float]) -> dict[str, float]:
+    """P50/P90/P99 and mean of raw values (used for small samples in reports)."""
+    if not values:
+        return {}
+    xs = sorted(values)
+
+    def q(p: float) -> float:
+        return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]
+
+    return {"p50": q(50), "p90": q(90), "p99": q(99), "mean": sum(xs) / len(xs)}

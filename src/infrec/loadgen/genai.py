@@ -1,0 +1,194 @@
+"""The token-aware load generator: one level (a concurrency or an offered rate) of a generative-AI
+workload against an OpenAI-compatible server, on the generator engine (`run_load`) — the same
+forked, pinned worker processes, open and closed loop, per-second windows and generator checks —
+with `infrec.loadgen.tokens.TokenWorker` recording TTFT, ITL and token counts per request.
+
+`run_level` builds the prompts (synthetic, seeded: AIPerf's mean/stddev token counts, one word per
+token for servers that count words, which a BPE tokenizer also mostly keeps as one token each),
+runs the level for warm-up + duration (or until `request_count` answers), drops the warm-up
+windows and returns `core.genai.LevelStats`: throughput, output tokens/s, goodput, P50/P90/P99
+of TTFT, ITL and end-to-end latency, and per-batch values for intervals.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from infrec.core.genai import LevelStats, WorkloadSpec, batch_size, token_counts
+from infrec.core.stats import LoadResult, WindowStats
+from infrec.core.traffic import OpenLoop, Phase, Phases
+from infrec.loadgen import histogram
+from infrec.loadgen.payloads import Payload
+from infrec.loadgen.runner import run_load
+from infrec.loadgen.tokens import TokenOptions, TokenWorker
+
+# Short, common English words: one token each in the usual BPE vocabularies and one word each for
+# servers that count whitespace-separated words (infrec/llmsim).
+_WORD_TEXT = ("the of and to in is was for on are as with his they at be this from have or by one had not but "
+         "what all were when we there can an your which their said if do will each about how up out them "
+         "then she many some so these would other into has more her two like him see time could no make "
+         "than first been its who now people my made over did down only way find use may water long little "
+         "very after words called just where most know get through back much before go good new write our "
+         "used me man too any day same right look think also around another came come work three word must "
+         "because does part even place well such here take why things help put years different away again "
+         "off went old number great tell men say small every found still between name should home big give "
+         "air line set own under read last never us left end along while might next sound below saw something")
+WORDS = tuple(_WORD_TEXT.split())
+PERCENTILES = (50, 90, 99)
+
+
+def build_payloads(spec: WorkloadSpec, n: int | None = None) -> tuple[list[Payload], list[int]]:
+    """Request bodies (and each one's input tokens) for `spec`, seeded so a rerun sends the same."""
+    rng = random.Random(spec.seed)
+    count = n or min(256, max(16, (spec.request_count or 0)))
+    isl = token_counts(spec.input_tokens_mean, spec.input_tokens_stddev, count, rng)
+    osl = token_counts(spec.output_tokens_mean, spec.output_tokens_stddev, count, rng)
+    payloads: list[Payload] = []
+    for i, (n_in, n_out) in enumerate(zip(isl, osl, strict=True)):
+        prompt = " ".join(rng.choice(WORDS) for _ in range(n_in))
+        body: dict[str, Any] = {"model": spec.model, "max_tokens": n_out, "stream": spec.streaming}
+        if spec.endpoint_type == "chat":
+            body["messages"] = [{"role": "user", "content": prompt}]
+        else:
+            body["prompt"] = prompt
+        if spec.streaming:
+            body["stream_options"] = {"include_usage": True}
+        body.update(spec.extra_inputs)
+        payloads.append(Payload(json.dumps(body, separators=(",", ":")).encode(), "application/json", f"prompt-{i}"))
+    return payloads, isl
+
+
+def load_tokenizer(path: str | None) -> Callable[[str], int] | None:
+    """A token counter from a Hugging Face tokenizer.json when `tokenizers` is installed, else None
+    (the server's usage field counts instead). Built here, in the parent, before any fork."""
+    if not path:
+        return None
+    try:
+        from tokenizers import Tokenizer  # optional: not a dependency of infrec
+    except ImportError:
+        return None
+    tok = Tokenizer.from_file(path)
+    return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
+
+
+def run_level(target: str, spec: WorkloadSpec, level: float, *, duration_s: float | None = None,
+              cancel: threading.Event | None = None, cpu_ids: list[int] | None = None, workers: int = 1,
+              deadline_s: float | None = None, on_window: Callable[[WindowStats], None] | None = None,
+              path: str | None = None) -> tuple[LevelStats, LoadResult]:
+    """Run one level: `level` users (closed loop) or req/s (open loop, when the spec has request_rate)."""
+    payloads, isl = build_payloads(spec)
+    measured = duration_s if duration_s is not None else spec.duration_s
+    warm = 0.0 if spec.request_count else spec.warmup_s
+    total_s = warm + measured
+    if spec.request_count:  # run until that many answers (bounded by a generous duration); no warm-up
+        total_s = max(measured, 3600.0 if spec.open_loop else 600.0)
+    shape: Phases | OpenLoop
+    if spec.open_loop:
+        shape = OpenLoop(rate=level, duration_s=total_s, arrival="poisson", seed=spec.seed)
+    else:
+        shape = Phases((Phase(initial_users=int(level), spawn_rate=0.0, duration_s=total_s),))
+    s = spec.slas
+    opts = TokenOptions(stream=spec.streaming, input_tokens=tuple(isl), ttft_sla_ms=s.ttft_ms, itl_sla_ms=s.itl_ms,
+                        e2e_sla_ms=s.e2e_ms, tokenizer=load_tokenizer(spec.tokenizer),
+                        max_requests=spec.request_count)
+    extras: dict[int, list[tuple[Any, ...]]] = {}
+    stop = cancel if spec.request_count is None else threading.Event()
+    answered = [0]
+
+    def on_parts(k: int, parts: list[tuple[Any, ...]]) -> None:
+        extras[k] = [p[12:] for p in parts if len(p) > 12]
+
+    def watch(w: WindowStats) -> None:
+        if on_window is not None:
+            on_window(w)
+        if spec.request_count is not None:
+            if w.start_s >= warm:
+                answered[0] += w.successes
+            if answered[0] >= spec.request_count or (cancel is not None and cancel.is_set()):
+                stop.set()  # type: ignore[union-attr]
+
+    result = run_load([target], payloads, shape, deadline_s=deadline_s or total_s + spec.timeout_s + 30.0,
+                      content_type="application/json", timeout_s=spec.timeout_s, cancel=stop, on_window=watch,
+                      workers=workers, seed=spec.seed, max_connections=max(64, int(level) * 2 + 8),
+                      cpu_ids=cpu_ids, path=path or spec.path,
+                      worker_factory=functools.partial(TokenWorker, opts=opts), on_parts=on_parts)
+    return summarize(result, extras, level, spec, warm), result
+
+
+def summarize(result: LoadResult, extras: dict[int, list[tuple[Any, ...]]], level: float,
+              spec: WorkloadSpec, warm: float) -> LevelStats:
+    """Drop the warm-up windows, merge the rest (histograms exactly) and batch them for intervals."""
+    keys = sorted(extras)
+    # The engine merges a final sliver window into the one before it: do the same with the extras.
+    if len(keys) > len(result.windows) and len(keys) >= 2:
+        extras[keys[-2]] = extras[keys[-2]] + extras.pop(keys[-1])
+        keys = keys[:-1]
+    by_k = {int(w.start_s): w for w in result.windows}
+    kept = [k for k in keys if k >= warm - 1e-9 and k in by_k]
+    if not kept and keys:  # a run shorter than its warm-up: keep what there is, and say so
+        kept = [k for k in keys if k in by_k]
+    windows = [by_k[k] for k in kept]
+    ttft, itl = histogram.new_histogram(), histogram.new_histogram()
+    out_tokens = in_tokens = good = 0
+    per_window: list[tuple[Any, Any, Any, int, int, int]] = []
+    for k in kept:
+        wt, wi = histogram.new_histogram(), histogram.new_histogram()
+        w_out = w_good = w_ans = 0
+        for e in extras[k]:
+            if e[0]:
+                wt.decode_and_add(e[0])
+            if e[1]:
+                wi.decode_and_add(e[1])
+            in_tokens += e[2]
+            w_out += e[3]
+            w_good += e[4]
+            w_ans += e[5]
+        ttft.add(wt)
+        itl.add(wi)
+        out_tokens += w_out
+        good += w_good
+        per_window.append((wt, wi, by_k[k], w_out, w_good, w_ans))
+    total = histogram.merge_windows(windows) if windows else WindowStats(duration_s=0.0)
+    duration = sum(w.duration_s for w in windows)
+    notes = list(result.notes)
+    if warm and kept and kept[0] < warm - 1e-9:
+        notes.append("the run was shorter than its warm-up; warm-up windows are included")
+    stats = LevelStats(level=level, open_loop=spec.open_loop, duration_s=duration, requests=total.requests,
+                       successes=total.successes, errors=total.errors, output_tokens=out_tokens,
+                       input_tokens=in_tokens, good=good, ttft_ms=_pcts(ttft), itl_ms=_pcts(itl),
+                       e2e_ms={"p50": total.p50_ms, "p90": total.p90_ms, "p99": total.p99_ms, "mean": total.mean_ms}
+                       if total.successes else {}, generator_bound=result.generator_bound, notes=notes)
+    answers = sum(p[5] for p in per_window) / max(len(per_window), 1)
+    size = batch_size(answers)
+    for i in range(0, len(per_window) - size + 1, size):
+        chunk = per_window[i:i + size]
+        bt, bi = histogram.new_histogram(), histogram.new_histogram()
+        for wt, wi, *_ in chunk:
+            bt.add(wt)
+            bi.add(wi)
+        be = histogram.merge_windows([c[2] for c in chunk])
+        secs = sum(c[2].duration_s for c in chunk)
+        for p in PERCENTILES:
+            if bt.get_total_count():
+                stats.ttft_batches.setdefault(p, []).append(bt.get_value_at_percentile(p) / 1000.0)
+            if bi.get_total_count():
+                stats.itl_batches.setdefault(p, []).append(bi.get_value_at_percentile(p) / 1000.0)
+            if be.successes:
+                stats.e2e_batches.setdefault(p, []).append(be.percentile_ms(f"P{p}"))
+        stats.tokens_per_s_batches.append(sum(c[3] for c in chunk) / secs if secs > 0 else 0.0)
+        stats.error_rate_batches.append(be.error_rate)
+    return stats
+
+
+def _pcts(h: Any) -> dict[str, float]:
+    if not h.get_total_count():
+        return {}
+    pct = h.get_percentile_to_value_dict(list(PERCENTILES))
+    out = {f"p{p}": pct[p] / 1000.0 for p in PERCENTILES}
+    out["mean"] = histogram.mean_us(h) / 1000.0
+    return out

@@ -1,0 +1,78 @@
+"""core.genai: the workload spec in AIPerf's terms, SLA judgements with intervals, the search, cost."""
+
+from __future__ import annotations
+
+import pytest
+
+from infrec.core.genai import (
+    FAIL,
+    PASS,
+    UNSURE,
+    ConcurrencySearch,
+    LevelStats,
+    Slas,
+    SpecError,
+    cost_per_million_tokens,
+    judge_level,
+    parse_goodput,
+    parse_workload,
+)
+
+
+def test_spec_in_aiperf_terms() -> None:
+    spec = parse_workload({"endpoint-type": "completions", "streaming": False, "concurrency": [1, 4],
+                           "synthetic_input_tokens_mean": 200, "output_tokens_mean": 50,
+                           "goodput": "time_to_first_token:200 inter_token_latency:20", "request_count": 30})
+    assert spec.path == "/v1/completions" and spec.levels() == (1.0, 4.0) and not spec.open_loop
+    assert spec.slas.ttft_ms == 200 and spec.slas.itl_ms == 20 and spec.slas.e2e_ms is None
+    assert parse_workload({"request_rate": 2.5}).open_loop
+
+
+@pytest.mark.parametrize(("doc", "field"), [
+    ({"concurrency": 0}, "concurrency[0]"), ({"endpoint_type": "embeddings"}, "endpoint_type"),
+    ({"goodput": "ttft"}, "goodput"), ({"goodput": "speed:3"}, "goodput"), ({"streaming": "yes"}, "streaming"),
+    ({"concurrency": 2, "request_rate": 1}, "request_rate"), ({"output_tokens_mean": 1.5}, "output_tokens_mean"),
+    ({"bogus": 1}, "bogus"), ({"sla_percentile": 95}, "sla_percentile"), ([1], "mapping"),
+])
+def test_bad_specs_name_the_field(doc: object, field: str) -> None:
+    with pytest.raises(SpecError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        parse_workload(doc)
+
+
+def test_goodput_mapping() -> None:
+    assert parse_goodput({"request_latency": 900}) == {"e2e_ms": 900.0}
+
+
+def _stats(ttft: list[float], errors: list[float] | None = None) -> LevelStats:
+    return LevelStats(level=1, open_loop=False, duration_s=10, requests=100, successes=100, errors=0,
+                      output_tokens=1000, input_tokens=1000, good=100, ttft_ms={}, itl_ms={}, e2e_ms={},
+                      ttft_batches={90: ttft}, error_rate_batches=errors or [0.0] * len(ttft))
+
+
+def test_judgement_needs_evidence() -> None:
+    slas = Slas(ttft_ms=100)
+    assert judge_level(_stats([80, 82, 81, 79]), slas).verdict == PASS
+    assert judge_level(_stats([120, 125, 122]), slas).verdict == FAIL
+    assert judge_level(_stats([60, 140, 95, 105]), slas).verdict == UNSURE      # the interval straddles
+    assert judge_level(_stats([50]), slas).verdict == UNSURE                    # one batch is no evidence
+    assert judge_level(_stats([50, 52, 51], [0.2, 0.21, 0.22]), slas).verdict == FAIL       # errors
+
+
+def test_search_doubles_then_bisects_and_repeats_unsure_levels() -> None:
+    capacity = 11
+    search = ConcurrencySearch(ceiling=64)
+    unsure_once = {12}
+    while (step := search.next()) is not None:
+        c, longer = step
+        if c in unsure_once and not longer:
+            search.record(c, UNSURE)
+            continue
+        search.record(c, PASS if c <= capacity else FAIL)
+    assert search.best == capacity
+    assert [c for c, _ in search.history][:5] == [1, 2, 4, 8, 16]
+    assert (12, UNSURE) in search.history and (12, FAIL) in search.history
+
+
+def test_cost_per_million_tokens() -> None:
+    assert cost_per_million_tokens(3.6, 2, 100.0) == pytest.approx(20.0)
+    assert cost_per_million_tokens(1.0, 1, 0.0) is None
