@@ -18,11 +18,6 @@ import pytest
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from infrec.api.validation import sagemaker_model
-from infrec.hosting.service import HostingService
-from infrec.jobs.service import JobService
-from infrec.registry.service import RegistryService
-from infrec.registry.tags import TagService
-from infrec.services import snake
 from tests.helpers import InfrecServer
 from tests.security.conftest import CT
 
@@ -32,9 +27,21 @@ MAX_PATH_DEPTH = 5
 
 
 def implemented_operations() -> list[str]:
-    owners = (RegistryService, TagService, JobService, HostingService)
-    return [op for op in sagemaker_model().operation_names
-            if any(callable(getattr(o, snake(op), None)) for o in owners)]
+    """Every SageMaker operation the composition root answers, asked of a real `Services` (on a
+    throw-away SQLite file), so a service added later is fuzzed without anyone listing it here."""
+    import tempfile
+    from pathlib import Path
+
+    from infrec.config import Settings
+    from infrec.services import Services
+
+    with tempfile.TemporaryDirectory(prefix="infrec-fuzz-ops-") as tmp:
+        home = Path(tmp)
+        services = Services(Settings(home=home, database_url=f"sqlite:///{home / 'ops.db'}"), check_artifacts=False)
+        try:
+            return [op for op in sagemaker_model().operation_names if services.handler(op) is not None]
+        finally:
+            services.close()
 
 
 class Raw:
