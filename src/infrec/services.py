@@ -53,6 +53,17 @@ def _vpc_preflight(settings: Settings) -> Callable[[dict[str, Any], Any, int], d
     return run
 
 
+def _instance_type_problem(catalog: Catalog) -> Callable[[str], str | None]:
+    def check(name: str) -> str | None:
+        try:
+            catalog.get(name)
+        except Exception as exc:
+            return str(exc)
+        return None
+
+    return check
+
+
 def snake(operation: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
 
@@ -87,7 +98,11 @@ class Services:
                                submit=self._submit, cancel=self._cancel,
                                owner=lambda: self._scheduler.owner if self._scheduler else None,
                                endpoints=self.endpoint_lookup)
-        self._owners: list[object] = [self.registry, TagService(self.store), self.jobs, self.hosting]
+        from infrec.genai.service import GenAIService  # issue 14: AI workload, benchmark, recommendation
+
+        self.extra_enums["AIRecommendationInstanceType"] = self.extra_enums["ProductionVariantInstanceType"]
+        self.genai = GenAIService(self.store, self.arns, self.endpoint_lookup, _instance_type_problem(self.catalog))
+        self._owners: list[object] = [self.registry, TagService(self.store), self.jobs, self.hosting, self.genai]
         # CloudWatch Logs: the jobs' execution logs, rendered from their rows (infrec.jobs.joblog).
         self.logs = LogsService(self.arns)
         self.logs.register(JobLogSource(self.jobs.repo))
@@ -143,6 +158,9 @@ class Services:
                                endpoints=self.endpoint_lookup)
             self._scheduler = Scheduler(self.jobs.repo, runner)
             self._scheduler.start(resume=resume)
+            from infrec.genai.runner import GenAIRunner
+
+            self.genai.runner = GenAIRunner(self.genai, self.catalog, executor, self.settings.home)
         return self._scheduler
 
     def _submit(self, name: str) -> None:
@@ -188,6 +206,8 @@ class Services:
         if self._scheduler is not None:
             self._scheduler.shutdown()
             self._scheduler = None
+        if self.genai.runner is not None:
+            self.genai.runner.shutdown()
         for owner in self._owners:
             closer = getattr(owner, "shutdown", None)
             if callable(closer):

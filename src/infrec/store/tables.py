@@ -113,3 +113,20 @@ class EndpointRow(Base):
     doc: Mapped[dict] = mapped_column(JSON, nullable=False)
     # Which control process runs the endpoint's processes; a restarted server takes over the rest.
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class AIResourceRow(Base):
+    """The generative-AI recommender's resources (issue 14): AIWorkloadConfig, AIBenchmarkJob and
+    AIRecommendationJob, one table with a `kind` column, each kept as its SageMaker-shaped document."""
+
+    __tablename__ = "ai_resources"
+    __table_args__ = (UniqueConstraint("kind", "name", name="uq_ai_resource_kind_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(63), nullable=False)
+    arn: Mapped[str] = mapped_column(String(2048), unique=True, nullable=False)
+    status: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    doc: Mapped[dict] = mapped_column(JSON, nullable=False)
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)

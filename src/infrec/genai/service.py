@@ -1,0 +1,308 @@
+"""The generative-AI recommender's API (issue 14): AIWorkloadConfig, AIBenchmarkJob and
+AIRecommendationJob as SageMaker describes them (botocore ≥ 1.42.93), stored as documents in one
+table (`store.tables.AIResourceRow`).
+
+This layer owns the rows and the rules between resources (a name in use, a missing workload config,
+a spec that cannot run, a target that does not resolve); running a job is `genai.runner.GenAIRunner`'s,
+which this service hands each new job to and which writes the outcome back here.
+
+Targets of a benchmark job: ``BenchmarkTarget.Endpoint.Identifier`` names an infrec endpoint
+(hosting) or — documented extension — an entry of the operator's INFREC_EXTERNAL_ENDPOINTS file,
+whose ``Url`` may be any OpenAI-compatible server: the URL never travels in the API, so a caller
+cannot point infrec at an arbitrary host.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from infrec.core.arn import ArnBuilder, resource_name
+from infrec.core.errors import NotFoundError, ResourceInUseError, ValidationError
+from infrec.core.genai import SpecError, WorkloadSpec, parse_workload
+from infrec.core.paging import page
+from infrec.store import Store
+from infrec.store.tables import AIResourceRow
+
+WORKLOAD, BENCHMARK, RECOMMENDATION = "AIWorkloadConfig", "AIBenchmarkJob", "AIRecommendationJob"
+ARN_TYPES = {WORKLOAD: "ai-workload-config", BENCHMARK: "ai-benchmark-job", RECOMMENDATION: "ai-recommendation-job"}
+IN_PROGRESS, COMPLETED, FAILED, STOPPING, STOPPED = "InProgress", "Completed", "Failed", "Stopping", "Stopped"
+TERMINAL = (COMPLETED, FAILED, STOPPED)
+MAX_INLINE = 256 * 1024
+
+
+def _now() -> float:
+    return round(time.time(), 3)
+
+
+def _ts(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError as exc:
+        raise ValidationError(f"timestamp {value!r} is not epoch seconds or ISO 8601") from exc
+
+
+def parse_inline_spec(text: str, where: str = "AIWorkloadConfigs.WorkloadSpec.Inline") -> WorkloadSpec:
+    """A WorkloadSpec from inline JSON or YAML; ValidationException naming the field otherwise."""
+    if len(text) > MAX_INLINE:
+        raise ValidationError(f"{where}: the spec is {len(text)} characters; the limit is {MAX_INLINE}")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValidationError(f"{where}: neither JSON nor YAML: {str(exc).splitlines()[0]}") from None
+    try:
+        return parse_workload(doc)
+    except SpecError as exc:
+        raise ValidationError(f"{where}: {exc}") from None
+
+
+class GenAIService:
+    """SageMaker's Create/Describe/List/Stop/Delete for the three AI resources (module doc)."""
+
+    def __init__(self, store: Store, arns: ArnBuilder, endpoints: Any = None,
+                 instance_type_ok: Callable[[str], str | None] | None = None) -> None:
+        self.store = store
+        self.arns = arns
+        self.endpoints = endpoints            # jobs.endpoints.EndpointLookup: hosting, then external
+        self.instance_type_ok = instance_type_ok
+        self.runner: Any = None               # genai.runner.GenAIRunner once jobs run in this process
+
+    # ------------------------------------------------------------------ rows
+    @contextmanager
+    def _row(self, kind: str, name: str) -> Iterator[tuple[Session, AIResourceRow]]:
+        name = resource_name(name)
+        with self.store.session() as s:
+            row = s.scalar(select(AIResourceRow).where(AIResourceRow.kind == kind, AIResourceRow.name == name))
+            if row is None:
+                raise NotFoundError(f"{kind} {name!r} does not exist")
+            yield s, row
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        with self._row(kind, name) as (_, row):
+            return dict(row.doc)
+
+    def _insert(self, kind: str, name: str, doc: dict[str, Any], status: str | None) -> str:
+        arn = self.arns.sagemaker(ARN_TYPES[kind], name)
+        doc = {**doc, f"{kind}Arn": arn, "CreationTime": _now()}
+        try:
+            with self.store.session() as s:
+                s.add(AIResourceRow(kind=kind, name=name, arn=arn, status=status,
+                                    created_at=datetime.fromtimestamp(doc["CreationTime"], UTC), doc=doc))
+        except IntegrityError:
+            raise ResourceInUseError(f"{kind} {name!r} already exists") from None
+        return arn
+
+    def update(self, kind: str, name: str, status: str | None = None, **fields: Any) -> dict[str, Any]:
+        """Merge `fields` into the document (the runner's writes); returns the new document."""
+        with self._row(kind, name) as (_, row):
+            doc = dict(row.doc)
+            if status is not None:
+                row.status = status
+                doc[f"{kind}Status"] = status
+            doc.update({k: v for k, v in fields.items() if v is not None})
+            row.doc = doc
+            return doc
+
+    def _list(self, kind: str, req: dict[str, Any], key: str, fields: tuple[str, ...]) -> dict[str, Any]:
+        with self.store.session() as s:
+            docs = [dict(r.doc) for r in s.scalars(select(AIResourceRow).where(AIResourceRow.kind == kind))]
+        needle = (req.get("NameContains") or "").lower()
+        docs = [d for d in docs if needle in d[f"{kind}Name"].lower()
+                and (not req.get("StatusEquals") or d.get(f"{kind}Status") == req["StatusEquals"])]
+        after, before = _ts(req.get("CreationTimeAfter")), _ts(req.get("CreationTimeBefore"))
+        docs = [d for d in docs if (after is None or d["CreationTime"] > after)
+                and (before is None or d["CreationTime"] < before)]
+        sort = {"Name": f"{kind}Name", "Status": f"{kind}Status"}.get(req.get("SortBy") or "", "CreationTime")
+        docs.sort(key=lambda d: d.get(sort) or "", reverse=(req.get("SortOrder") or "Descending") == "Descending")
+        chunk, token = page(docs, req)
+        out: dict[str, Any] = {key: [{k: d[k] for k in fields if d.get(k) is not None} for d in chunk]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    # --------------------------------------------------------- AIWorkloadConfig
+    def create_ai_workload_config(self, req: dict[str, Any]) -> dict[str, Any]:
+        name = req["AIWorkloadConfigName"]
+        inline = ((req.get("AIWorkloadConfigs") or {}).get("WorkloadSpec") or {}).get("Inline")
+        channels = (req.get("DatasetConfig") or {}).get("InputDataConfig") or []
+        if inline is None and not channels:
+            raise ValidationError("AIWorkloadConfigs.WorkloadSpec.Inline: give a workload spec (JSON or YAML in "
+                                  "AIPerf's terms)")
+        if channels:
+            raise ValidationError("DatasetConfig.InputDataConfig: datasets are not supported by infrec yet; give "
+                                  "AIWorkloadConfigs.WorkloadSpec.Inline with synthetic token counts")
+        parse_inline_spec(inline or "")
+        doc: dict[str, Any] = {k: req[k] for k in ("AIWorkloadConfigName", "DatasetConfig", "AIWorkloadConfigs", "Tags") if k in req}
+        return {"AIWorkloadConfigArn": self._insert(WORKLOAD, name, doc, None)}
+
+    def describe_ai_workload_config(self, req: dict[str, Any]) -> dict[str, Any]:
+        return self.get(WORKLOAD, req["AIWorkloadConfigName"])
+
+    def list_ai_workload_configs(self, req: dict[str, Any]) -> dict[str, Any]:
+        return self._list(WORKLOAD, req, "AIWorkloadConfigs", ("AIWorkloadConfigName", "AIWorkloadConfigArn",
+                                                               "CreationTime"))
+
+    def delete_ai_workload_config(self, req: dict[str, Any]) -> dict[str, Any]:
+        with self._row(WORKLOAD, req["AIWorkloadConfigName"]) as (s, row):
+            arn = row.arn
+            s.delete(row)
+        return {"AIWorkloadConfigArn": arn}
+
+    def workload_spec(self, identifier: str, field: str = "AIWorkloadConfigIdentifier") -> tuple[str, WorkloadSpec]:
+        try:
+            doc = self.get(WORKLOAD, identifier)
+        except NotFoundError:
+            raise ValidationError(f"{field}: AIWorkloadConfig {resource_name(identifier)!r} does not exist") from None
+        inline = doc["AIWorkloadConfigs"]["WorkloadSpec"]["Inline"]
+        return doc["AIWorkloadConfigName"], parse_inline_spec(inline)
+
+    # ----------------------------------------------------------- AIBenchmarkJob
+    def resolve_target(self, req: dict[str, Any]) -> str:
+        """The base URL a benchmark job's target answers on (module doc)."""
+        endpoint = (req.get("BenchmarkTarget") or {}).get("Endpoint")
+        if not endpoint:
+            raise ValidationError("BenchmarkTarget.Endpoint: name the endpoint to benchmark")
+        if endpoint.get("InferenceComponents"):
+            raise ValidationError("BenchmarkTarget.Endpoint.InferenceComponents: inference components are not "
+                                  "supported by infrec")
+        name = resource_name(endpoint["Identifier"])
+        if self.endpoints is None:
+            raise ValidationError(f"BenchmarkTarget.Endpoint.Identifier: no endpoint {name!r}: this infrec hosts "
+                                  "no endpoints and has no INFREC_EXTERNAL_ENDPOINTS file")
+        try:
+            return str(self.endpoints.resolve(name).url)
+        except NotFoundError:
+            raise ValidationError(f"BenchmarkTarget.Endpoint.Identifier: no endpoint {name!r} (neither an infrec "
+                                  "endpoint nor an INFREC_EXTERNAL_ENDPOINTS entry)") from None
+
+    def create_ai_benchmark_job(self, req: dict[str, Any]) -> dict[str, Any]:
+        name = req["AIBenchmarkJobName"]
+        wl_name, _spec = self.workload_spec(req["AIWorkloadConfigIdentifier"])
+        self.resolve_target(req)
+        _check_output(req["OutputConfig"]["S3OutputLocation"], "OutputConfig.S3OutputLocation")
+        doc: dict[str, Any] = {k: req[k] for k in ("AIBenchmarkJobName", "BenchmarkTarget", "OutputConfig",
+                                   "AIWorkloadConfigIdentifier", "RoleArn", "NetworkConfig", "Tags") if k in req}
+        doc["AIBenchmarkJobStatus"] = IN_PROGRESS
+        doc["AIWorkloadConfigName"] = wl_name
+        arn = self._insert(BENCHMARK, name, doc, IN_PROGRESS)
+        self._submit(BENCHMARK, name)
+        return {"AIBenchmarkJobArn": arn}
+
+    def describe_ai_benchmark_job(self, req: dict[str, Any]) -> dict[str, Any]:
+        return self.get(BENCHMARK, req["AIBenchmarkJobName"])
+
+    def list_ai_benchmark_jobs(self, req: dict[str, Any]) -> dict[str, Any]:
+        return self._list(BENCHMARK, req, "AIBenchmarkJobs", ("AIBenchmarkJobName", "AIBenchmarkJobArn",
+                                                              "AIBenchmarkJobStatus", "CreationTime", "EndTime",
+                                                              "AIWorkloadConfigName"))
+
+    def stop_ai_benchmark_job(self, req: dict[str, Any]) -> dict[str, Any]:
+        return {"AIBenchmarkJobArn": self._stop(BENCHMARK, req["AIBenchmarkJobName"])}
+
+    def delete_ai_benchmark_job(self, req: dict[str, Any]) -> dict[str, Any]:
+        return {"AIBenchmarkJobArn": self._delete_job(BENCHMARK, req["AIBenchmarkJobName"])}
+
+    # ------------------------------------------------------ AIRecommendationJob
+    def create_ai_recommendation_job(self, req: dict[str, Any]) -> dict[str, Any]:
+        name = req["AIRecommendationJobName"]
+        wl_name, spec = self.workload_spec(req["AIWorkloadConfigIdentifier"])
+        if not spec.slas.any():
+            raise ValidationError("AIWorkloadConfigIdentifier: the workload spec sets no SLA (goodput: "
+                                  "'time_to_first_token:<ms> inter_token_latency:<ms>'); a recommendation needs one")
+        if not (req.get("ModelSource") or {}).get("S3", {}).get("S3Uri"):
+            raise ValidationError("ModelSource.S3.S3Uri: name the model's location")
+        out = (req.get("OutputConfig") or {}).get("S3OutputLocation")
+        if not out:
+            raise ValidationError("OutputConfig.S3OutputLocation: name where the results go")
+        _check_output(out, "OutputConfig.S3OutputLocation")
+        types = (req.get("ComputeSpec") or {}).get("InstanceTypes") or []
+        if not types:
+            raise ValidationError("ComputeSpec.InstanceTypes: give at least one instance type")
+        for t in types:
+            problem = self.instance_type_ok(t) if self.instance_type_ok else None
+            if problem:
+                raise ValidationError(f"ComputeSpec.InstanceTypes: {problem}")
+        for key in ("AdapterSource", "OptimizeModel"):
+            if req.get(key):
+                raise ValidationError(f"{key}: not supported by infrec")
+        doc: dict[str, Any] = {k: req[k] for k in ("AIRecommendationJobName", "ModelSource", "OutputConfig", "AIWorkloadConfigIdentifier",
+                                   "PerformanceTarget", "RoleArn", "InferenceSpecification", "ComputeSpec",
+                                   "Tags") if k in req}
+        doc["AIRecommendationJobStatus"] = IN_PROGRESS
+        doc["AIWorkloadConfigName"] = wl_name
+        arn = self._insert(RECOMMENDATION, name, doc, IN_PROGRESS)
+        self._submit(RECOMMENDATION, name)
+        return {"AIRecommendationJobArn": arn}
+
+    def describe_ai_recommendation_job(self, req: dict[str, Any]) -> dict[str, Any]:
+        return self.get(RECOMMENDATION, req["AIRecommendationJobName"])
+
+    def list_ai_recommendation_jobs(self, req: dict[str, Any]) -> dict[str, Any]:
+        return self._list(RECOMMENDATION, req, "AIRecommendationJobs",
+                          ("AIRecommendationJobName", "AIRecommendationJobArn", "AIRecommendationJobStatus",
+                           "CreationTime", "EndTime"))
+
+    def stop_ai_recommendation_job(self, req: dict[str, Any]) -> dict[str, Any]:
+        return {"AIRecommendationJobArn": self._stop(RECOMMENDATION, req["AIRecommendationJobName"])}
+
+    def delete_ai_recommendation_job(self, req: dict[str, Any]) -> dict[str, Any]:
+        return {"AIRecommendationJobArn": self._delete_job(RECOMMENDATION, req["AIRecommendationJobName"])}
+
+    # ------------------------------------------------------------------ jobs
+    def _submit(self, kind: str, name: str) -> None:
+        if self.runner is not None:
+            self.runner.submit(kind, name)
+        else:
+            self.update(kind, name, FAILED, FailureReason="no job runner in this process: create jobs through "
+                        "`infrec serve`", EndTime=_now())
+
+    def _stop(self, kind: str, name: str) -> str:
+        with self._row(kind, name) as (_, row):
+            arn = row.arn
+            if row.status in TERMINAL:
+                raise ValidationError(f"{kind} {name!r} is {row.status}; only a job in progress can be stopped")
+            row.status = STOPPING
+            row.doc = {**row.doc, f"{kind}Status": STOPPING}
+        if self.runner is not None:
+            self.runner.stop(kind, name)
+        return arn
+
+    def _delete_job(self, kind: str, name: str) -> str:
+        with self._row(kind, name) as (s, row):
+            if row.status not in TERMINAL:
+                raise ResourceInUseError(f"{kind} {name!r} is {row.status}; stop it before deleting it")
+            arn = row.arn
+            s.delete(row)
+        return arn
+
+    def unfinished(self) -> list[tuple[str, str]]:
+        with self.store.session() as s:
+            rows = s.scalars(select(AIResourceRow).where(AIResourceRow.status.in_((IN_PROGRESS, STOPPING))))
+            return [(r.kind, r.name) for r in rows]
+
+
+def _check_output(uri: str, field: str) -> None:
+    if not uri.startswith(("s3://", "file://")):
+        raise ValidationError(f"{field}: {uri!r} must be an s3:// location (or file:// on this host)")
+
+
+# Services.handler finds an operation by its snake_case name, which splits "AI" into "a_i"
+# (CreateAIWorkloadConfig -> create_a_i_workload_config): answer to those names too.
+for _name in [n for n in vars(GenAIService) if "_ai_" in n and not n.startswith("_")]:
+    setattr(GenAIService, _name.replace("_ai_", "_a_i_"), getattr(GenAIService, _name))

@@ -1,0 +1,144 @@
+"""The three AI resources end to end through boto3 against a real `infrec serve`: an AIBenchmarkJob on
+an infrec endpoint running infrec/llmsim (known TTFT/ITL), results in Describe and as files in S3
+(moto's server on loopback); an AIRecommendationJob searching concurrency per engine setting; and
+ValidationExceptions that name the field."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.helpers import InfrecServer
+from tests.integration.jobs.conftest import wait_no_endpoints
+
+ROLE = "arn:aws:iam::000000000000:role/infrec"
+SPEC_YAML = """
+endpoint_type: chat
+streaming: true
+synthetic_input_tokens_mean: 20
+output_tokens_mean: 12
+concurrency: [1, 2]
+benchmark_duration: 2
+warmup_duration: 0.5
+goodput: "time_to_first_token:60"
+max_concurrency: 8
+engine_settings:
+  INFREC_LLMSIM_MAX_CONCURRENCY: [1, 2]
+"""
+
+
+@pytest.fixture
+def server(tmp_path: Path, aws_env: str) -> Any:
+    home = tmp_path / "home"
+    srv = InfrecServer({"INFREC_HOME": str(home)})
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        assert wait_no_endpoints(home) == []
+
+
+def _wait(fn: Any, key: str, timeout: float = 60.0, **kw: str) -> dict[str, Any]:
+    end = time.monotonic() + timeout
+    d: dict[str, Any] = {}
+    while time.monotonic() < end:
+        d = fn(**kw)
+        if d[key] in ("Completed", "Failed", "Stopped", "InService"):
+            return d
+        time.sleep(0.3)
+    raise AssertionError(f"{kw} still {d.get(key)} after {timeout}s")
+
+
+def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Code"])
+
+
+def test_benchmark_and_recommendation_jobs(server: InfrecServer, aws_env: str) -> None:
+    sm = server.client()
+    s3 = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    s3.create_bucket(Bucket="genai")
+    sm.create_ai_workload_config(AIWorkloadConfigName="wl", AIWorkloadConfigs={"WorkloadSpec": {"Inline": SPEC_YAML}})
+    assert sm.list_ai_workload_configs()["AIWorkloadConfigs"][0]["AIWorkloadConfigName"] == "wl"
+    # The target: an infrec endpoint serving infrec/llmsim with TTFT 30 ms, ITL 5 ms.
+    sm.create_model(ModelName="sim", ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": "infrec/llmsim", "Environment": {"INFREC_LLMSIM_TTFT_MS": "30", "INFREC_LLMSIM_ITL_MS": "5"}})
+    sm.create_endpoint_config(EndpointConfigName="sim", ProductionVariants=[
+        {"VariantName": "v", "ModelName": "sim", "InstanceType": "ml.c5.large", "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName="sim", EndpointConfigName="sim")
+    assert _wait(sm.describe_endpoint, "EndpointStatus", EndpointName="sim")["EndpointStatus"] == "InService"
+    sm.create_ai_benchmark_job(AIBenchmarkJobName="bench", AIWorkloadConfigIdentifier="wl", RoleArn=ROLE,
+                               BenchmarkTarget={"Endpoint": {"Identifier": "sim"}},
+                               OutputConfig={"S3OutputLocation": "s3://genai/out"})
+    d = _wait(sm.describe_ai_benchmark_job, "AIBenchmarkJobStatus", AIBenchmarkJobName="bench")
+    assert d["AIBenchmarkJobStatus"] == "Completed", d.get("FailureReason")
+    files = {o["Key"] for o in s3.list_objects_v2(Bucket="genai", Prefix="out/bench/")["Contents"]}
+    assert files == {"out/bench/results.json", "out/bench/results.csv"}
+    levels = json.loads(s3.get_object(Bucket="genai", Key="out/bench/results.json")["Body"].read())["Levels"]
+    assert [lv["Level"] for lv in levels] == [1, 2]
+    assert levels[0]["TimeToFirstTokenMs"]["mean"] == pytest.approx(30, rel=0.2)
+    assert levels[0]["InterTokenLatencyMs"]["mean"] == pytest.approx(5, rel=0.1)
+    assert sm.list_ai_benchmark_jobs(StatusEquals="Completed")["AIBenchmarkJobs"][0]["AIBenchmarkJobName"] == "bench"
+    sm.delete_endpoint(EndpointName="sim")
+
+    # Recommendation: the same simulator as the model, two slot settings; TTFT ≤ 60 ms at P90.
+    s3.put_object(Bucket="genai", Key="model/llmsim.json", Body=json.dumps(
+        {"INFREC_LLMSIM_TTFT_MS": 30, "INFREC_LLMSIM_ITL_MS": 5}).encode())
+    sm.create_ai_recommendation_job(
+        AIRecommendationJobName="rec", AIWorkloadConfigIdentifier="wl", RoleArn=ROLE,
+        ModelSource={"S3": {"S3Uri": "s3://genai/model/"}}, OutputConfig={"S3OutputLocation": "s3://genai/rec"},
+        PerformanceTarget={"Constraints": [{"Metric": "cost"}]}, ComputeSpec={"InstanceTypes": ["ml.c5.large"]})
+    d = _wait(sm.describe_ai_recommendation_job, "AIRecommendationJobStatus", timeout=120,
+              AIRecommendationJobName="rec")
+    assert d["AIRecommendationJobStatus"] == "Completed", d.get("FailureReason")
+    recs = d["Recommendations"]
+    by_slots = {r["DeploymentConfiguration"]["EnvironmentVariables"]["INFREC_LLMSIM_MAX_CONCURRENCY"]:
+                {p["Metric"]: p["Value"] for p in r["ExpectedPerformance"]} for r in recs}
+    # One slot: a second user waits a whole answer (85 ms) for its first token; two slots hold two.
+    assert by_slots["1"]["max-concurrency"] == "1" and by_slots["2"]["max-concurrency"] == "2"
+    assert float(by_slots["2"]["cost"]) < float(by_slots["1"]["cost"])       # twice the tokens/s, same price
+    assert recs[0]["DeploymentConfiguration"]["ImageUri"] == "infrec/llmsim"
+    assert {o["Key"] for o in s3.list_objects_v2(Bucket="genai", Prefix="rec/")["Contents"]} == {
+        "rec/rec/recommendations.json"}
+
+
+def test_bad_requests_are_validation_exceptions_naming_the_field(server: InfrecServer) -> None:
+    sm = server.client()
+    with pytest.raises(ClientError) as err:
+        sm.create_ai_workload_config(AIWorkloadConfigName="bad",
+                                     AIWorkloadConfigs={"WorkloadSpec": {"Inline": "concurrency: [0]"}})
+    assert _code(err) == "ValidationException" and "concurrency[0]" in str(err.value)
+    with pytest.raises(ClientError) as err:
+        sm.create_ai_workload_config(AIWorkloadConfigName="bad",
+                                     AIWorkloadConfigs={"WorkloadSpec": {"Inline": "goodput: 'speed:3'"}})
+    assert "goodput" in str(err.value)
+    sm.create_ai_workload_config(AIWorkloadConfigName="ok", AIWorkloadConfigs={"WorkloadSpec": {"Inline": "{}"}})
+    with pytest.raises(ClientError) as err:
+        sm.create_ai_workload_config(AIWorkloadConfigName="ok", AIWorkloadConfigs={"WorkloadSpec": {"Inline": "{}"}})
+    assert _code(err) == "ResourceInUse"
+    with pytest.raises(ClientError) as err:
+        sm.create_ai_benchmark_job(AIBenchmarkJobName="b", AIWorkloadConfigIdentifier="missing", RoleArn=ROLE,
+                                   BenchmarkTarget={"Endpoint": {"Identifier": "sim"}},
+                                   OutputConfig={"S3OutputLocation": "s3://genai/out"})
+    assert _code(err) == "ValidationException" and "AIWorkloadConfigIdentifier" in str(err.value)
+    with pytest.raises(ClientError) as err:
+        sm.create_ai_benchmark_job(AIBenchmarkJobName="b", AIWorkloadConfigIdentifier="ok", RoleArn=ROLE,
+                                   BenchmarkTarget={"Endpoint": {"Identifier": "nowhere"}},
+                                   OutputConfig={"S3OutputLocation": "s3://genai/out"})
+    assert "BenchmarkTarget.Endpoint.Identifier" in str(err.value)
+    with pytest.raises(ClientError) as err:   # no SLA in the spec: nothing to recommend against
+        sm.create_ai_recommendation_job(
+            AIRecommendationJobName="r", AIWorkloadConfigIdentifier="ok", RoleArn=ROLE,
+            ModelSource={"S3": {"S3Uri": "s3://genai/model/"}}, OutputConfig={"S3OutputLocation": "s3://genai/r"},
+            PerformanceTarget={"Constraints": [{"Metric": "cost"}]}, ComputeSpec={"InstanceTypes": ["ml.c5.large"]})
+    assert _code(err) == "ValidationException" and "goodput" in str(err.value)
+    with pytest.raises(ClientError) as err:
+        sm.describe_ai_benchmark_job(AIBenchmarkJobName="nope")
+    assert _code(err) == "ResourceNotFound"
+    assert sm.delete_ai_workload_config(AIWorkloadConfigName="ok")["AIWorkloadConfigArn"].endswith(
+        ":ai-workload-config/ok")
