@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck bench-loadgen bench-serving bench-fidelity bench-repeatability bench-ray clean
+.PHONY: demo test lint typecheck bench-loadgen bench-serving bench-fidelity bench-repeatability bench-ray bench-genai clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench-repeatability: $(STAMP)
 
 bench-ray: $(STAMP)
 	$(BIN)/python bench/ray_executor.py
+
+bench-genai: $(STAMP)
+	$(BIN)/python bench/genai.py
 
 clean:
 	rm -rf $(VENV) .infrec .pytest_cache .mypy_cache .ruff_cache
