@@ -107,7 +107,7 @@ def test_benchmark_and_recommendation_jobs(server: InfrecServer, aws_env: str) -
         "rec/rec/recommendations.json"}
 
 
-def test_bad_requests_are_validation_exceptions_naming_the_field(server: InfrecServer) -> None:
+def test_bad_requests_are_validation_exceptions_naming_the_field(server: InfrecServer, aws_env: str) -> None:
     sm = server.client()
     with pytest.raises(ClientError) as err:
         sm.create_ai_workload_config(AIWorkloadConfigName="bad",
@@ -137,6 +137,19 @@ def test_bad_requests_are_validation_exceptions_naming_the_field(server: InfrecS
             ModelSource={"S3": {"S3Uri": "s3://genai/model/"}}, OutputConfig={"S3OutputLocation": "s3://genai/r"},
             PerformanceTarget={"Constraints": [{"Metric": "cost"}]}, ComputeSpec={"InstanceTypes": ["ml.c5.large"]})
     assert _code(err) == "ValidationException" and "goodput" in str(err.value)
+    # Accelerated instance types are never measured on a CPU host: the job fails saying why.
+    s3 = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    s3.create_bucket(Bucket="gpu")
+    s3.put_object(Bucket="gpu", Key="model/llmsim.json", Body=b"{}")
+    sm.create_ai_workload_config(AIWorkloadConfigName="sla", AIWorkloadConfigs={"WorkloadSpec": {
+        "Inline": '{"goodput": "time_to_first_token:100"}'}})
+    sm.create_ai_recommendation_job(
+        AIRecommendationJobName="gpu", AIWorkloadConfigIdentifier="sla", RoleArn=ROLE,
+        ModelSource={"S3": {"S3Uri": "s3://gpu/model/"}}, OutputConfig={"S3OutputLocation": "s3://gpu/out"},
+        PerformanceTarget={"Constraints": [{"Metric": "cost"}]}, ComputeSpec={"InstanceTypes": ["ml.g5.xlarge"]})
+    d = _wait(sm.describe_ai_recommendation_job, "AIRecommendationJobStatus", AIRecommendationJobName="gpu")
+    assert d["AIRecommendationJobStatus"] == "Failed" and "ml.g5.xlarge" in d["FailureReason"]
+    assert "Recommendations" not in d
     with pytest.raises(ClientError) as err:
         sm.describe_ai_benchmark_job(AIBenchmarkJobName="nope")
     assert _code(err) == "ResourceNotFound"
