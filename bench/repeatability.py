@@ -26,7 +26,8 @@ Figures:
   model's error is printed for
   information only (its requests are short, so HTTP overhead weighs more).
 - adv_bound_ok: the one-user Advanced job's MaxInvocations ≤ 60,000 / (in-process ms per request) ×
-  1.03 — one user, one request at a time, cannot send more (3 % for timer noise).
+  1.03 — one user, one request at a time, cannot send more (3 % for timer noise). The in-process time is
+  the faster of the truth runs right before and after the job: the host's speed moves between them.
 
 Knobs (environment): REPEATABILITY_RUNS (3), REPEATABILITY_TYPES (ml.c5.large,ml.m5.large,ml.c6i.large),
 REPEATABILITY_MODELS (example,real), REPEATABILITY_ADVANCED_TYPE (ml.c5.xlarge),
@@ -498,13 +499,18 @@ def main() -> int:
 
     adv_text = "skipped"
     if adv is not None:
-        adv_ms = adv["truth"]["ms"]
+        # The host's own speed moves by up to ~30 % between the truth runs around one job (see "host"
+        # columns), so the bound takes the faster of the two: one user cannot outrun the model at the
+        # best speed this host showed around the job (the mean of the two is printed beside it).
+        adv_ms = 1000.0 / max(adv["truth"]["before"], adv["truth"]["after"])
+        mean_ms = adv["truth"]["ms"]
         bound = 60_000.0 / adv_ms * ADV_TOLERANCE
         r = next((_step_row(s) for s in adv["steps"]), None)
         ok = r is not None and r["max"] is not None and r["max"] <= bound
         adv_text = "yes" if ok else "no"
         t = Table(title=f"one-user Advanced job ({adv_seconds} s, real model): a single user cannot send more than "
-                        f"60,000 / {adv_ms:.2f} ms × {ADV_TOLERANCE} per minute")
+                        f"60,000 / {adv_ms:.2f} ms × {ADV_TOLERANCE} per minute (the faster truth around the "
+                        f"job; their mean: {mean_ms:.2f} ms, {60_000.0 / mean_ms * ADV_TOLERANCE:,.0f}/min)")
         for col in ("instance", "vCPUs here", "MaxInvocations", "interval", "ModelLatency ms", "bound /min",
                     "ok"):
             t.add_column(col, justify="right")
