@@ -30,6 +30,7 @@ from infrec.core.arn import ArnBuilder, resource_name
 from infrec.core.errors import NotFoundError, ResourceInUseError, ValidationError
 from infrec.core.genai import SpecError, WorkloadSpec, parse_workload
 from infrec.core.paging import page
+from infrec.core.timestamps import request_epoch
 from infrec.store import Store
 from infrec.store.tables import AIResourceRow
 
@@ -44,15 +45,7 @@ def _now() -> float:
     return round(time.time(), 3)
 
 
-def _ts(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError as exc:
-        raise ValidationError(f"timestamp {value!r} is not epoch seconds or ISO 8601") from exc
+_ts = request_epoch
 
 
 def parse_inline_spec(text: str, where: str = "AIWorkloadConfigs.WorkloadSpec.Inline") -> WorkloadSpec:

@@ -24,6 +24,7 @@ from infrec.core.arn import ArnBuilder, resource_name
 from infrec.core.catalog import Catalog
 from infrec.core.errors import NotFoundError, ValidationError
 from infrec.core.paging import page
+from infrec.core.timestamps import request_epoch
 from infrec.jobs.endpoints import ExistingEndpoint
 from infrec.registry.service import RegistryService
 from infrec.store import Store
@@ -52,15 +53,7 @@ def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def _ts(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError as exc:
-        raise ValidationError(f"timestamp {value!r} is not epoch seconds or ISO 8601") from exc
+_ts = request_epoch
 
 
 def _time_window(docs: list[dict[str, Any]], req: dict[str, Any]) -> list[dict[str, Any]]:

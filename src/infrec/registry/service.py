@@ -21,6 +21,7 @@ from infrec.core.arn import ArnBuilder, resource_name
 from infrec.core.errors import ConflictError, NotFoundError, ValidationError
 from infrec.core.images import validate_image
 from infrec.core.paging import page
+from infrec.core.timestamps import request_epoch
 from infrec.store import Store
 from infrec.store.tables import ModelPackageGroupRow, ModelPackageRow, ModelRow
 
@@ -34,18 +35,7 @@ def _now() -> float:
     return round(time.time(), 3)
 
 
-def _ts(value: Any) -> float | None:
-    """Request timestamps arrive as epoch seconds (botocore) or ISO strings (CLI users)."""
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError as exc:
-        raise ValidationError(f"timestamp {value!r} is not epoch seconds or ISO 8601") from exc
+_ts = request_epoch
 
 
 def _created(doc: dict[str, Any]) -> float:

@@ -5,6 +5,7 @@ processes, SageMaker's errors for bad input, and endpoints that survive a restar
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,8 @@ def test_endpoint_lifecycle_invoke_update_and_errors(server: InfrecServer) -> No
     assert pv["VariantName"] == "AllTraffic" and pv["CurrentInstanceCount"] == 1
     assert pv["DeployedImages"][0]["SpecifiedImage"] == "infrec/synthetic"
     assert [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]] == ["ep1"]
+    assert [e["EndpointName"] for e in sm.list_endpoints(CreationTimeAfter=datetime(2000, 1, 1))["Endpoints"]] == ["ep1"]
+    assert sm.list_endpoint_configs(CreationTimeBefore=datetime(2000, 1, 1))["EndpointConfigs"] == []
     assert sm.list_endpoints(StatusEquals="Failed")["Endpoints"] == []
 
     out = rt.invoke_endpoint(EndpointName="ep1", ContentType="application/json", Body=b'{"instances": [[1, 2]]}')
