@@ -22,7 +22,7 @@ from starlette.routing import Route
 from infrec.api.auth import AuthError, KeyStore, verify
 from infrec.core.errors import InfrecError
 from infrec.hosting import eventstream
-from infrec.hosting.runtime import Invoker, ModelError
+from infrec.hosting.runtime import Answer, Invoker, ModelError
 
 log = logging.getLogger("infrec.api.runtime")
 
@@ -77,45 +77,47 @@ def routes(invoker: Callable[[], Invoker | None], keys: KeyStore | None) -> list
             return _error("ValidationError", "this infrec process hosts no endpoints (start `infrec serve`)", 400)
         return inv, name, body
 
-    async def invoke(request: Request) -> Response:
+    async def call(request: Request, operation: str, api_name: str, accept_header: str) -> tuple[Any, str] | Response:
+        """Check the request, then run the invoker's `operation` in a worker thread with the
+        request's headers; its result and the endpoint's name, or the error in the runtime's shape."""
         ready = await prepare(request)
         if isinstance(ready, Response):
             return ready
         inv, name, body = ready
         h = request.headers
         try:
-            answer = await run_in_threadpool(
-                inv.invoke, name, body, content_type=h.get("content-type"), accept=h.get("accept"),
-                custom_attributes=h.get("x-amzn-sagemaker-custom-attributes"),
+            result = await run_in_threadpool(
+                getattr(inv, operation), name, body, content_type=h.get("content-type"),
+                accept=h.get(accept_header), custom_attributes=h.get("x-amzn-sagemaker-custom-attributes"),
                 target_variant=h.get("x-amzn-sagemaker-target-variant"))
         except ModelError as exc:
             return _error(exc.code, exc.message, exc.http_status, exc.fields)
         except InfrecError as exc:
             return _error(exc.code, exc.message, exc.http_status)
         except Exception:
-            log.exception("InvokeEndpoint %s failed", name)
-            return _error("InternalFailure", "infrec failed to process InvokeEndpoint; see the server log", 500)
-        headers = {"x-Amzn-Invoked-Production-Variant": answer.variant}
+            log.exception("%s %s failed", api_name, name)
+            return _error("InternalFailure", f"infrec failed to process {api_name}; see the server log", 500)
+        return result, name
+
+    def answer_headers(answer: Answer, **extra: str) -> dict[str, str]:
+        headers = {"x-Amzn-Invoked-Production-Variant": answer.variant, **extra}
         if answer.custom_attributes:
             headers["X-Amzn-SageMaker-Custom-Attributes"] = answer.custom_attributes
-        return Response(answer.body, status_code=200, media_type=answer.content_type, headers=headers)
+        return headers
+
+    async def invoke(request: Request) -> Response:
+        done = await call(request, "invoke", "InvokeEndpoint", "accept")
+        if isinstance(done, Response):
+            return done
+        answer: Answer = done[0]
+        return Response(answer.body, status_code=200, media_type=answer.content_type, headers=answer_headers(answer))
 
     async def invoke_stream(request: Request) -> Response:
-        ready = await prepare(request)
-        if isinstance(ready, Response):
-            return ready
-        inv, name, body = ready
-        h = request.headers
-        try:
-            answer, parts = await run_in_threadpool(
-                inv.invoke_stream, name, body, content_type=h.get("content-type"),
-                accept=h.get("x-amzn-sagemaker-accept"),
-                custom_attributes=h.get("x-amzn-sagemaker-custom-attributes"),
-                target_variant=h.get("x-amzn-sagemaker-target-variant"))
-        except ModelError as exc:
-            return _error(exc.code, exc.message, exc.http_status, exc.fields)
-        except InfrecError as exc:
-            return _error(exc.code, exc.message, exc.http_status)
+        done = await call(request, "invoke_stream", "InvokeEndpointWithResponseStream",
+                          "x-amzn-sagemaker-accept")
+        if isinstance(done, Response):
+            return done
+        (answer, parts), _ = done
 
         async def frames() -> AsyncIterator[bytes]:
             try:
@@ -126,10 +128,7 @@ def routes(invoker: Callable[[], Invoker | None], keys: KeyStore | None) -> list
                                       "ErrorCode": "ModelStreamError"}).encode()
                 yield eventstream.exception("ModelStreamError", payload)
 
-        headers = {"x-Amzn-Invoked-Production-Variant": answer.variant,
-                   "X-Amzn-SageMaker-Content-Type": answer.content_type}
-        if answer.custom_attributes:
-            headers["X-Amzn-SageMaker-Custom-Attributes"] = answer.custom_attributes
+        headers = answer_headers(answer, **{"X-Amzn-SageMaker-Content-Type": answer.content_type})
         return StreamingResponse(frames(), media_type="application/vnd.amazon.eventstream", headers=headers)
 
     return [Route("/endpoints/{name}/invocations", invoke, methods=["POST"]),

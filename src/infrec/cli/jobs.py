@@ -150,11 +150,9 @@ def steps(name: str, endpoint_url: str | None = ENDPOINT_OPTION) -> None:
         console.print(holds)
 
 
-@app.command("report")
-def report(name: str, output: Path = typer.Option(..., "--output", "-o", help="HTML file to write.")) -> None:
-    """Write a job's report as one self-contained HTML page (embedded mode)."""
-    from infrec.report.html import job_report
-
+def _embedded_details(name: str) -> dict[str, Any]:
+    """A job's whole record (steps, trials, recommendations), read in process: what report and export
+    render. Embedded mode only, where the details are always at hand."""
     backend = open_backend(None)
     try:
         details = backend.job_details(name)
@@ -162,7 +160,16 @@ def report(name: str, output: Path = typer.Option(..., "--output", "-o", help="H
         raise fail(exc) from exc
     finally:
         backend.close()
-    assert details is not None  # embedded mode always has them
+    assert details is not None
+    return details
+
+
+@app.command("report")
+def report(name: str, output: Path = typer.Option(..., "--output", "-o", help="HTML file to write.")) -> None:
+    """Write a job's report as one self-contained HTML page (embedded mode)."""
+    from infrec.report.html import job_report
+
+    details = _embedded_details(name)
     output.write_text(job_report(details), encoding="utf-8")
     console.print(f"wrote {output}")
 
@@ -179,14 +186,7 @@ def export_job(name: str,
     if fmt not in FORMATS:
         typer.echo(f"error: --format must be one of {', '.join(FORMATS)}, not {fmt!r}", err=True)
         raise typer.Exit(2)
-    backend = open_backend(None)
-    try:
-        details = backend.job_details(name)
-    except BackendError as exc:
-        raise fail(exc) from exc
-    finally:
-        backend.close()
-    assert details is not None  # embedded mode always has them
+    details = _embedded_details(name)
     text = export(details, fmt)
     if output is None:
         typer.echo(text, nl=False)

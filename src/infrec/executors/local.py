@@ -69,7 +69,8 @@ def builtin_flavour(image: str) -> str | None:
     return name if base.startswith(BUILTIN_PREFIX) and name in BUILTIN_FLAVOURS else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on loopback now (the server binds it a moment later)."""
     import socket
 
     with socket.socket() as s:
@@ -77,8 +78,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes in a process group, from /proc."""
+def _members(field: int, value: int) -> list[int]:
+    """Live (not zombie) processes whose /proc stat field `field` (after the command name: 2 = process
+    group, 3 = session) equals `value`."""
     out = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -89,9 +91,19 @@ def group_members(pgid: int) -> list[int]:
         except OSError:
             continue
         fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 2 and fields[0] != b"Z" and fields[0] != b"X" and int(fields[2]) == pgid:
+        if len(fields) > field and fields[0] not in (b"Z", b"X") and int(fields[field]) == value:
             out.append(int(entry.name))
     return out
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in a process group, from /proc."""
+    return _members(2, pgid)
+
+
+def session_members(sid: int) -> list[int]:
+    """Live (not zombie) processes of session `sid`, from /proc."""
+    return _members(3, sid)
 
 
 def kill_group(pgid: int, grace_s: float) -> None:
@@ -425,7 +437,7 @@ class LocalExecutor:
 
     def _start_instance(self, run: _Running, index: int, cpu_ids: list[int], argv: list[str], docker: bool) -> None:
         spec, handle = run.spec, run.handle
-        port = _free_port()
+        port = free_port()
         group = f"{handle.ledger_id}-{index}"
         planned = self.cgroups.planned(group) if self.cgroups and not docker else []
         log_path = self.logs / f"{group}.log"

@@ -22,12 +22,13 @@ import ipaddress
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from infrec.executors.local import free_port, session_members
 
 STATE_ENV = "INFREC_RAY_STATE_DIR"
 # Fast failure detection for a cluster on one host: a killed node is declared dead in ~3 s instead of
@@ -59,27 +60,6 @@ def keep_loopback() -> None:
     services.resolve_ip_for_localhost = resolve
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def session_members(sid: int) -> list[int]:
-    """Live processes of session `sid`, from /proc."""
-    out = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 3 and fields[0] not in (b"Z", b"X") and int(fields[3]) == sid:
-            out.append(int(entry.name))
-    return out
 
 
 def processes_with_env(name: str, value: str) -> list[int]:
@@ -156,7 +136,7 @@ class LocalRayCluster:
     def start_head(self, *, num_cpus: float = 1, resources: dict[str, float] | None = None,
                    deadline_s: float = 60.0) -> str:
         """Start the head (no dashboard, usage stats off, fast failure detection); its address."""
-        port = _free_port()
+        port = free_port()
         self._start("head", ["--head", "--port", str(port), "--include-dashboard=false", "--num-cpus", f"{num_cpus:g}",
                              "--system-config", json.dumps(FAST_FAILURE)], resources or {}, deadline_s)
         self.address = f"127.0.0.1:{port}"

@@ -30,7 +30,7 @@ from infrec.core.arn import ArnBuilder, resource_name
 from infrec.core.errors import NotFoundError, ResourceInUseError, ValidationError
 from infrec.core.genai import SpecError, WorkloadSpec, parse_workload
 from infrec.core.paging import page
-from infrec.core.timestamps import request_epoch
+from infrec.core.timestamps import within
 from infrec.store import Store
 from infrec.store.tables import AIResourceRow
 
@@ -43,9 +43,6 @@ MAX_INLINE = 256 * 1024
 
 def _now() -> float:
     return round(time.time(), 3)
-
-
-_ts = request_epoch
 
 
 def parse_inline_spec(text: str, where: str = "AIWorkloadConfigs.WorkloadSpec.Inline") -> WorkloadSpec:
@@ -118,9 +115,7 @@ class GenAIService:
         needle = (req.get("NameContains") or "").lower()
         docs = [d for d in docs if needle in d[f"{kind}Name"].lower()
                 and (not req.get("StatusEquals") or d.get(f"{kind}Status") == req["StatusEquals"])]
-        after, before = _ts(req.get("CreationTimeAfter")), _ts(req.get("CreationTimeBefore"))
-        docs = [d for d in docs if (after is None or d["CreationTime"] > after)
-                and (before is None or d["CreationTime"] < before)]
+        docs = [d for d in docs if within(d, req)]
         sort = {"Name": f"{kind}Name", "Status": f"{kind}Status"}.get(req.get("SortBy") or "", "CreationTime")
         docs.sort(key=lambda d: d.get(sort) or "", reverse=(req.get("SortOrder") or "Descending") == "Descending")
         chunk, token = page(docs, req)

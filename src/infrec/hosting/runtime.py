@@ -127,6 +127,12 @@ class Invoker:
         return ModelError(f"Received server error (0) from {v.name} with message \"The model container {what}\". "
                           f"See the infrec server log for endpoint {name}.", None, str(exc), self._log(name))
 
+    def _refused(self, name: str, v: Variant, status: int, text: str) -> ModelError:
+        """The container answered with an error status: SageMaker's wording of it."""
+        kind = "client" if status < 500 else "server"
+        return ModelError(f"Received {kind} error ({status}) from {v.name} with message \"{text[:1024]}\". "
+                          f"See the infrec server log for endpoint {name}.", status, text, self._log(name))
+
     def _log(self, name: str) -> str:
         return (f"arn:aws:logs:{self.service.arns.region}:{self.service.arns.account_id}:log-group:"
                 f"/aws/sagemaker/Endpoints/{name}")
@@ -156,10 +162,7 @@ class Invoker:
         if resp.will_close:
             _drop(url)
         if not 200 <= resp.status < 300:
-            kind = "client" if resp.status < 500 else "server"
-            text = data.decode("utf-8", "replace")
-            raise ModelError(f"Received {kind} error ({resp.status}) from {v.name} with message \"{text[:1024]}\". "
-                             f"See the infrec server log for endpoint {name}.", resp.status, text, self._log(name))
+            raise self._refused(name, v, resp.status, data.decode("utf-8", "replace"))
         return Answer(resp.status, data, resp.getheader("Content-Type") or "application/octet-stream", v.name,
                       resp.getheader("X-Amzn-SageMaker-Custom-Attributes"))
 
@@ -173,9 +176,7 @@ class Invoker:
         if not 200 <= resp.status < 300:
             text = resp.read(MAX_RESPONSE_BYTES).decode("utf-8", "replace")
             _drop(url)
-            kind = "client" if resp.status < 500 else "server"
-            raise ModelError(f"Received {kind} error ({resp.status}) from {v.name} with message \"{text[:1024]}\". "
-                             f"See the infrec server log for endpoint {name}.", resp.status, text, self._log(name))
+            raise self._refused(name, v, resp.status, text)
 
         def parts() -> Iterator[bytes]:
             try:

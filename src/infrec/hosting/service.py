@@ -24,7 +24,7 @@ from infrec.core.arn import ArnBuilder, resource_name
 from infrec.core.catalog import Catalog
 from infrec.core.errors import NotFoundError, ValidationError
 from infrec.core.paging import page
-from infrec.core.timestamps import request_epoch
+from infrec.core.timestamps import within
 from infrec.jobs.endpoints import ExistingEndpoint
 from infrec.registry.service import RegistryService
 from infrec.store import Store
@@ -51,25 +51,6 @@ def _now() -> float:
 
 def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
-
-
-_ts = request_epoch
-
-
-def _time_window(docs: list[dict[str, Any]], req: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for d in docs:
-        ok = True
-        for key, field, after in (("CreationTimeAfter", "CreationTime", True),
-                                  ("CreationTimeBefore", "CreationTime", False),
-                                  ("LastModifiedTimeAfter", "LastModifiedTime", True),
-                                  ("LastModifiedTimeBefore", "LastModifiedTime", False)):
-            bound = _ts(req.get(key))
-            if bound is not None and field in d:
-                ok = ok and (d[field] > bound if after else d[field] < bound)
-        if ok:
-            out.append(d)
-    return out
 
 
 class HostingService:
@@ -102,7 +83,7 @@ class HostingService:
             if not v.get("InstanceType"):
                 raise ValidationError(f"{where}.InstanceType is required for an instance-based variant")
             if not self.catalog.has(v["InstanceType"]):
-                self.catalog.get(v["InstanceType"])  # raises with close names
+                raise ValidationError(f"{where}.InstanceType: {self.catalog.unknown_message([v['InstanceType']])}")
             if not v.get("InitialInstanceCount"):
                 raise ValidationError(f"{where}.InitialInstanceCount is required for an instance-based variant")
         doc = {k: v for k, v in req.items() if k not in ("Tags",)}
@@ -133,7 +114,7 @@ class HostingService:
         with self.store.session() as s:
             docs = [r.doc for r in s.scalars(select(EndpointConfigRow))]
         needle = (req.get("NameContains") or "").lower()
-        docs = _time_window([d for d in docs if needle in d["EndpointConfigName"].lower()], req)
+        docs = [d for d in docs if needle in d["EndpointConfigName"].lower() and within(d, req)]
         by_name = (req.get("SortBy") or "CreationTime") == "Name"
         docs.sort(key=lambda d: d["EndpointConfigName"] if by_name else d["CreationTime"],
                   reverse=(req.get("SortOrder") or "Descending") == "Descending")
@@ -159,7 +140,17 @@ class HostingService:
                 raise ValidationError(f'Could not find endpoint "{resource_name(name)}".')
             yield s, row
 
+    def _hosting(self) -> Deployer:
+        """The process that runs endpoints: only `infrec serve` does. A program that builds the services
+        itself (embedded CLI, a notebook) gets a clear refusal instead of an endpoint left Creating, or a
+        row deleted under processes another server runs."""
+        if self.deployer is None:
+            raise ValidationError("this process hosts no endpoints: create, update and delete them through "
+                                  "`infrec serve` (e.g. boto3 with endpoint_url)")
+        return self.deployer
+
     def create_endpoint(self, req: dict[str, Any]) -> dict[str, Any]:
+        deployer = self._hosting()
         name = req["EndpointName"]
         arn = self.arns.sagemaker("endpoint", name)
         config = self.get_endpoint_config(req["EndpointConfigName"])
@@ -173,8 +164,7 @@ class HostingService:
                                   created_at=_dt(now), modified_at=_dt(now), doc=doc))
         except IntegrityError:
             raise ValidationError(f'Cannot create already existing endpoint "{arn}".') from None
-        if self.deployer is not None:
-            self.deployer.deploy(name)
+        deployer.deploy(name)
         return {"EndpointArn": arn}
 
     def get_endpoint(self, name: str) -> dict[str, Any]:
@@ -190,7 +180,7 @@ class HostingService:
         needle = (req.get("NameContains") or "").lower()
         docs = [d for d in docs if needle in d["EndpointName"].lower()
                 and (not req.get("StatusEquals") or d["EndpointStatus"] == req["StatusEquals"])]
-        docs = _time_window(docs, req)
+        docs = [d for d in docs if within(d, req)]
         key = {"Name": "EndpointName", "Status": "EndpointStatus"}.get(req.get("SortBy") or "", "CreationTime")
         docs.sort(key=lambda d: d[key], reverse=(req.get("SortOrder") or "Descending") == "Descending")
         chunk, token = page(docs, req)
@@ -202,6 +192,7 @@ class HostingService:
         return out
 
     def update_endpoint(self, req: dict[str, Any]) -> dict[str, Any]:
+        deployer = self._hosting()
         config = self.get_endpoint_config(req["EndpointConfigName"])
         with self._endpoint(req["EndpointName"]) as (_, row):
             if row.status != IN_SERVICE:
@@ -210,20 +201,17 @@ class HostingService:
                                       "delete it and create it again")
             arn = row.arn
             self._set(row, UPDATING, PendingConfig=config, FailureReason=None)
-        if self.deployer is not None:
-            self.deployer.update(req["EndpointName"], config["EndpointConfigName"])
+        deployer.update(req["EndpointName"], config["EndpointConfigName"])
         return {"EndpointArn": arn}
 
     def delete_endpoint(self, req: dict[str, Any]) -> dict[str, Any]:
-        with self._endpoint(req["EndpointName"]) as (s, row):
+        deployer = self._hosting()
+        with self._endpoint(req["EndpointName"]) as (_, row):
             if row.status == DELETING:
                 return {}
             self._set(row, DELETING)
             name = row.name
-            if self.deployer is None:
-                s.delete(row)
-                return {}
-        self.deployer.delete(name)
+        deployer.delete(name)
         return {}
 
     # ------------------------------------------------- jobs.endpoints.EndpointLookup

@@ -44,6 +44,14 @@ RESTART_WINDOW_S = 600.0
 JOIN_DEADLINE_S = 30.0
 
 
+START_ERRORS = (InfrecError, EndpointStartError, emulation.EmulationError, OSError)
+"""What starting a fleet may fail with, for a reason on the endpoint rather than a crash."""
+
+
+def _why(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, InfrecError) else str(exc)
+
+
 def _clip(text: str, limit: int = 1024) -> str:
     """SageMaker's FailureReason holds 1,024 characters: keep the start (what failed) and the end
     (a model server's last words, where the actual error is)."""
@@ -51,10 +59,6 @@ def _clip(text: str, limit: int = 1024) -> str:
         return text
     head = limit // 3
     return text[:head] + " … " + text[-(limit - head - 3):]
-
-
-class _Handled(Exception):
-    """An outcome already written to the endpoint's row."""
 
 
 @dataclass
@@ -173,8 +177,8 @@ class Supervisor:
         self.service.record(name, status, owner=self.owner, Running=None)
         try:
             variants = self._start_config(name, doc["Config"], cancel)
-        except (InfrecError, EndpointStartError, emulation.EmulationError, OSError) as exc:
-            reason = exc.message if isinstance(exc, InfrecError) else str(exc)
+        except START_ERRORS as exc:
+            reason = _why(exc)
             if not self.service.record(name, FAILED, expect=(status,), owner=None, FailureReason=_clip(reason)):
                 return
             log.warning("hosting: endpoint %s failed: %s", name, reason)
@@ -193,37 +197,13 @@ class Supervisor:
         doc = self.service.get_endpoint(name)
         config = doc["PendingConfig"]
         try:
-            try:
-                variants = self._start_config(name, config, cancel, tag="u")
-            except CapacityError:
-                # Blue/green needs room for both fleets; a host without it replaces in place: the old
-                # fleet stops, the new one starts, and if it cannot, the old one comes back.
-                log.info("hosting: no room to run %s's new fleet beside the old one; replacing it in place", name)
-                with self._lock:
-                    old = self._live.pop(name, [])
-                for v in old:
-                    self._stop_variant(v)
-                try:
-                    variants = self._start_config(name, config, cancel, tag="u")
-                except BaseException:
-                    try:
-                        back = self._start_config(name, doc["Config"], cancel)
-                    except (InfrecError, EndpointStartError, emulation.EmulationError, OSError) as again:
-                        self.service.record(name, FAILED, owner=None, Running=None, PendingConfig=None,
-                                            FailureReason=f"update failed and the previous configuration did not "
-                                                          f"start again: {again}"[:1024])
-                        raise _Handled() from None
-                    with self._lock:
-                        self._live[name] = back
-                    self.service.record(name, Running={"Variants": [v.summary() for v in back]})
-                    raise
-        except _Handled:
+            variants: list[Variant] | None = self._start_config(name, config, cancel, tag="u")
+        except CapacityError:
+            variants = self._replace_in_place(name, doc, config, cancel)
+        except START_ERRORS as exc:
+            self._rolled_back(name, config, exc)
             return
-        except (InfrecError, EndpointStartError, emulation.EmulationError, OSError) as exc:
-            reason = exc.message if isinstance(exc, InfrecError) else str(exc)
-            self.service.record(name, IN_SERVICE, PendingConfig=None,
-                                FailureReason=f"Update to endpoint configuration {config['EndpointConfigName']!r} "
-                                              f"failed and was rolled back: {reason}"[:1024])
+        if variants is None:
             return
         with self._lock:
             old, self._live[name] = self._live.get(name, []), variants
@@ -232,6 +212,38 @@ class Supervisor:
                             Running={"Variants": [v.summary() for v in variants]})
         for v in old:
             self._stop_variant(v)
+
+    def _replace_in_place(self, name: str, doc: dict[str, Any], config: dict[str, Any],
+                          cancel: threading.Event) -> list[Variant] | None:
+        """Blue/green needs room for both fleets; a host without it stops the old fleet, starts the new
+        one and, if that fails, starts the old one again. None when the update failed (the row says so)."""
+        log.info("hosting: no room to run %s's new fleet beside the old one; replacing it in place", name)
+        with self._lock:
+            old = self._live.pop(name, [])
+        for v in old:
+            self._stop_variant(v)
+        try:
+            return self._start_config(name, config, cancel, tag="u")
+        except START_ERRORS as exc:
+            failure = exc
+        try:
+            back = self._start_config(name, doc["Config"], cancel)
+        except START_ERRORS as again:
+            self.service.record(name, FAILED, owner=None, Running=None, PendingConfig=None,
+                                FailureReason=_clip(f"update failed ({_why(failure)}) and the previous "
+                                                    f"configuration did not start again: {_why(again)}"))
+            return None
+        with self._lock:
+            self._live[name] = back
+        self._rolled_back(name, config, failure, running=back)
+        return None
+
+    def _rolled_back(self, name: str, config: dict[str, Any], exc: BaseException,
+                     running: list[Variant] | None = None) -> None:
+        fields: dict[str, Any] = {"Running": {"Variants": [v.summary() for v in running]}} if running else {}
+        self.service.record(name, IN_SERVICE, PendingConfig=None, **fields,
+                            FailureReason=_clip(f"Update to endpoint configuration {config['EndpointConfigName']!r} "
+                                                f"failed and was rolled back: {_why(exc)}"))
 
     def _delete(self, name: str, cancel: threading.Event) -> None:
         with self._lock:
@@ -320,30 +332,29 @@ class Supervisor:
                     if problem:
                         self._replace(name, v, problem)
 
+    def _fail(self, name: str, reason: str) -> None:
+        """Stop what still runs of the endpoint and mark it Failed with `reason`."""
+        with self._lock:
+            variants = self._live.pop(name, [])
+        for other in variants:
+            self._stop_variant(other)
+        self.service.record(name, FAILED, owner=None, Running=None, FailureReason=_clip(reason))
+
     def _replace(self, name: str, v: Variant, problem: str) -> None:
         now = time.time()
         v.restarts = [t for t in v.restarts if now - t < RESTART_WINDOW_S] + [now]
         self._stop_variant(v)
         if len(v.restarts) > MAX_RESTARTS:
-            with self._lock:
-                for other in self._live.pop(name, []):
-                    self._stop_variant(other)
-            self.service.record(name, FAILED, owner=None, Running=None,
-                                FailureReason=f"variant {v.name}: {problem} ({len(v.restarts)} times in "
-                                              f"{RESTART_WINDOW_S / 60:g} minutes); not restarted again"[:1024])
+            self._fail(name, f"variant {v.name}: {problem} ({len(v.restarts)} times in "
+                             f"{RESTART_WINDOW_S / 60:g} minutes); not restarted again")
             return
         log.warning("hosting: endpoint %s variant %s: %s; restarting it", name, v.name, problem)
         doc = self.service.get_endpoint(name)
         spec = next(x for x in doc["Config"]["ProductionVariants"] if x["VariantName"] == v.name)
         try:
             fresh = self._start_variant(name, spec, threading.Event(), "")
-        except (InfrecError, EndpointStartError, emulation.EmulationError, OSError) as exc:
-            with self._lock:
-                for other in self._live.pop(name, []):
-                    self._stop_variant(other)
-            reason = exc.message if isinstance(exc, InfrecError) else str(exc)
-            self.service.record(name, FAILED, owner=None, Running=None,
-                                FailureReason=_clip(f"variant {v.name}: {problem}; restarting it failed: {reason}"))
+        except START_ERRORS as exc:
+            self._fail(name, f"variant {v.name}: {problem}; restarting it failed: {_why(exc)}")
             return
         fresh.restarts = v.restarts
         with self._lock:

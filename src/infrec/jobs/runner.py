@@ -342,6 +342,18 @@ class JobRunner:
                                               and sum(cost[p.index][1] for p in wave) <= mem_gib + 1e-9))
 
     # ------------------------------------------------------------------ step
+    def _progress_writer(self, name: str, index: int) -> Callable[[dict[str, Any]], None]:
+        """A step's live progress, written at most once a second (the dashboard polls it)."""
+        last = [0.0]
+
+        def progress(p: dict[str, Any]) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 1.0:
+                last[0] = now
+                self.repo.update_step(name, index, Progress=p)
+
+        return progress
+
     def _run_step_safe(self, name: str, index: int, doc: dict[str, Any], source: ModelSource,
                        model_dir: Path | None, payload_dir: Path, cancel: threading.Event,
                        deadline: float) -> None:
@@ -374,13 +386,7 @@ class JobRunner:
         self.repo.update_step(name, index, status=states.IN_PROGRESS, started=True, scale=scale,
                               InvocationStartTime=stamp(), FailureReason=None)
         req = self.repo.get(name).request
-        last_progress = [0.0]
-
-        def progress(p: dict[str, Any]) -> None:
-            now = time.monotonic()
-            if now - last_progress[0] >= 1.0:
-                last_progress[0] = now
-                self.repo.update_step(name, index, Progress=p)
+        progress = self._progress_writer(name, index)
 
         result: StepMeasurement = measure_step(
             executor=self.executor, job_name=name, index=index, source=source, environment=env,
@@ -450,13 +456,7 @@ class JobRunner:
                                   FailureReason=f"existing endpoint: {exc.message}"[:1024])
             return
         req = self.repo.get(name).request
-        last_progress = [0.0]
-
-        def progress(p: dict[str, Any]) -> None:
-            now = time.monotonic()
-            if now - last_progress[0] >= 1.0:
-                last_progress[0] = now
-                self.repo.update_step(name, index, Progress=p)
+        progress = self._progress_writer(name, index)
 
         result, priced = measure_existing(
             executor=self.executor, name=endpoint_name, endpoint=endpoint, catalog=self.catalog, source=source,

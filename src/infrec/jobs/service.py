@@ -18,6 +18,7 @@ from infrec.core.catalog import Catalog, PriceUnavailable
 from infrec.core.errors import NotFoundError, ResourceInUseError, ValidationError
 from infrec.core.paging import page
 from infrec.core.plan import plan_job
+from infrec.core.timestamps import within
 from infrec.jobs import states
 from infrec.jobs.endpoints import EndpointLookup
 from infrec.jobs.model_source import resolve
@@ -163,25 +164,18 @@ class JobService:
         }
 
     def list_inference_recommendations_jobs(self, req: dict[str, Any]) -> dict[str, Any]:
-        from infrec.registry.service import _ts
-
         rows = self.repo.all()
         needle = (req.get("NameContains") or "").lower()
 
         def keep(r: JobRow) -> bool:
-            created, modified = epoch(r.created_at) or 0, epoch(r.modified_at) or 0
+            times = {"CreationTime": epoch(r.created_at) or 0, "LastModifiedTime": epoch(r.modified_at) or 0}
             checks = [
                 needle in r.name.lower(),
                 req.get("StatusEquals") in (None, r.status),
                 req.get("ModelNameEquals") in (None, r.model_name),
                 req.get("ModelPackageVersionArnEquals") in (None, r.model_package_arn),
+                within(times, req),
             ]
-            for key, value, newer in (("CreationTimeAfter", created, True), ("CreationTimeBefore", created, False),
-                                      ("LastModifiedTimeAfter", modified, True),
-                                      ("LastModifiedTimeBefore", modified, False)):
-                bound = _ts(req.get(key))
-                if bound is not None:
-                    checks.append(value > bound if newer else value < bound)
             return all(checks)
 
         rows = [r for r in rows if keep(r)]

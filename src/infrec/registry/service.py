@@ -21,7 +21,7 @@ from infrec.core.arn import ArnBuilder, resource_name
 from infrec.core.errors import ConflictError, NotFoundError, ValidationError
 from infrec.core.images import validate_image
 from infrec.core.paging import page
-from infrec.core.timestamps import request_epoch
+from infrec.core.timestamps import within
 from infrec.store import Store
 from infrec.store.tables import ModelPackageGroupRow, ModelPackageRow, ModelRow
 
@@ -35,17 +35,8 @@ def _now() -> float:
     return round(time.time(), 3)
 
 
-_ts = request_epoch
-
-
 def _created(doc: dict[str, Any]) -> float:
     return float(doc["CreationTime"])
-
-
-def _within(doc: dict[str, Any], query: dict[str, Any]) -> bool:
-    after, before = _ts(query.get("CreationTimeAfter")), _ts(query.get("CreationTimeBefore"))
-    t = _created(doc)
-    return (after is None or t > after) and (before is None or t < before)
 
 
 def _sorted(docs: list[dict[str, Any]], query: dict[str, Any], name_key: str) -> list[dict[str, Any]]:
@@ -103,7 +94,7 @@ class RegistryService:
         with self.store.session() as s:
             docs = [r.doc for r in s.scalars(select(ModelPackageGroupRow))]
         needle = (req.get("NameContains") or "").lower()
-        docs = [d for d in docs if needle in d["ModelPackageGroupName"].lower() and _within(d, req)]
+        docs = [d for d in docs if needle in d["ModelPackageGroupName"].lower() and within(d, req)]
         chunk, token = page(_sorted(docs, req, "ModelPackageGroupName"), req)
         keys = ("ModelPackageGroupName", "ModelPackageGroupArn", "ModelPackageGroupDescription",
                 "CreationTime", "ModelPackageGroupStatus")
@@ -264,7 +255,7 @@ class RegistryService:
                 q = q.where(ModelPackageRow.approval_status == req["ModelApprovalStatus"])
             docs = [r.doc for r in s.scalars(q)]
         needle = (req.get("NameContains") or "").lower()
-        docs = [d for d in docs if needle in d["ModelPackageName"].lower() and _within(d, req)]
+        docs = [d for d in docs if needle in d["ModelPackageName"].lower() and within(d, req)]
         chunk, token = page(_sorted(docs, req, "ModelPackageName"), req)
         keys = ("ModelPackageName", "ModelPackageGroupName", "ModelPackageVersion", "ModelPackageArn",
                 "ModelPackageDescription", "CreationTime", "ModelPackageStatus", "ModelApprovalStatus")
@@ -367,7 +358,7 @@ class RegistryService:
         with self.store.session() as s:
             docs = [r.doc for r in s.scalars(select(ModelRow))]
         needle = (req.get("NameContains") or "").lower()
-        docs = [d for d in docs if needle in d["ModelName"].lower() and _within(d, req)]
+        docs = [d for d in docs if needle in d["ModelName"].lower() and within(d, req)]
         chunk, token = page(_sorted(docs, req, "ModelName"), req)
         out: dict[str, Any] = {
             "Models": [{"ModelName": d["ModelName"], "ModelArn": d["ModelArn"], "CreationTime": d["CreationTime"]}

@@ -233,3 +233,37 @@ def test_a_job_load_tests_a_hosted_endpoint_without_deploying_anything(tmp_path:
     finally:
         srv.stop()
         assert wait_no_endpoints(home) == []
+
+
+def test_an_instance_whose_process_dies_is_replaced(server: InfrecServer) -> None:
+    """The watch thread finds a model server that died (SIGKILL here) and starts a new one; the
+    endpoint stays InService and answers again."""
+    import os
+    import signal
+
+    sm, rt = server.client(), _runtime(server)
+    _model(sm, "m")
+    sm.create_endpoint_config(EndpointConfigName="cfg", ProductionVariants=[
+        {"VariantName": "v", "ModelName": "m", "InstanceType": "ml.c5.large", "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg")
+    assert _wait(sm, "ep", {"InService", "Failed"})["EndpointStatus"] == "InService"
+    home = server.home  # type: ignore[attr-defined]
+    first = {p.pid for p in endpoint_processes(home)}
+    os.killpg(os.getpgid(min(first)), signal.SIGKILL)
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        now = {p.pid for p in endpoint_processes(home)}
+        if now and not (now & first):
+            break
+        time.sleep(0.2)
+    assert now and not (now & first), "no new model server after the old one was killed"
+    assert _wait(sm, "ep", {"InService", "Failed"})["EndpointStatus"] == "InService"
+    end = time.monotonic() + 15
+    while True:  # the new instance may still be starting its workers
+        try:
+            assert rt.invoke_endpoint(EndpointName="ep", Body=b"{}", ContentType="application/json")["Body"].read()
+            break
+        except ClientError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.2)
