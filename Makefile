@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck bench-loadgen bench-serving bench-fidelity bench-repeatability bench-ray bench-genai clean
+.PHONY: demo test lint typecheck bench-loadgen bench-serving bench-fidelity bench-repeatability bench-ray bench-genai llamacpp bench-llamacpp clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,6 +41,13 @@ bench-ray: $(STAMP)
 
 bench-genai: $(STAMP)
 	$(BIN)/python bench/genai.py
+
+# The infrec/llamacpp engine in .infrec/llamacpp-venv (compiles llama-cpp-python once: ~5 min on 2 cores).
+llamacpp:
+	bash scripts/llamacpp-engine.sh
+
+bench-llamacpp: $(STAMP)
+	$(BIN)/python bench/llamacpp.py
 
 clean:
 	rm -rf $(VENV) .infrec .pytest_cache .mypy_cache .ruff_cache

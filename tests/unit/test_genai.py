@@ -16,6 +16,7 @@ from infrec.core.genai import (
     judge_level,
     parse_goodput,
     parse_workload,
+    pool_levels,
 )
 
 
@@ -56,6 +57,23 @@ def test_judgement_needs_evidence() -> None:
     assert judge_level(_stats([60, 140, 95, 105]), slas).verdict == UNSURE      # the interval straddles
     assert judge_level(_stats([50]), slas).verdict == UNSURE                    # one batch is no evidence
     assert judge_level(_stats([50, 52, 51], [0.2, 0.21, 0.22]), slas).verdict == FAIL       # errors
+
+
+def test_a_level_measured_again_keeps_its_earlier_evidence() -> None:
+    slas = Slas(ttft_ms=100)
+    first, again = _stats([80, 99]), _stats([90, 91, 92, 90])
+    first.ttft_ms, again.ttft_ms = {"p90": 90.0}, {"p90": 96.0}
+    again.output_tokens, again.successes = 3000, 300
+    pooled = pool_levels([first, again])
+    assert pooled.duration_s == 20 and pooled.successes == 400 and pooled.output_tokens == 4000
+    assert pooled.output_tokens_per_s == 200.0                       # every token over every second
+    assert pooled.ttft_batches[90] == [80, 99, 90, 91, 92, 90]
+    assert pooled.ttft_ms["p90"] == (90.0 * 100 + 96.0 * 300) / 400  # success-weighted
+    assert judge_level(first, slas).verdict == UNSURE                 # two batches straddle the limit
+    assert judge_level(pooled, slas).verdict == PASS                  # six decide it
+    assert pool_levels([first]) is first
+    with pytest.raises(ValueError):
+        pool_levels([])
 
 
 def test_search_doubles_then_bisects_and_repeats_unsure_levels() -> None:

@@ -336,6 +336,48 @@ class Judgement:
     reasons: tuple[str, ...] = ()    # why not pass, per SLA
 
 
+def pool_levels(runs: Sequence[LevelStats]) -> LevelStats:
+    """Several runs of one level as one: a level measured again because its intervals could not
+    decide keeps the evidence it already had, so the verdict and the recommended figures rest on
+    every request sent at that level rather than on the last run alone.
+
+    Counts, durations and the per-batch values (what intervals and SLA verdicts use) are exact;
+    the level-wide percentiles are the success-weighted means of the runs' own (their histograms
+    are not kept), close to the pooled percentile when the runs agree, as runs of one level do."""
+    if not runs:
+        raise ValueError("nothing to pool")
+    if len(runs) == 1:
+        return runs[0]
+    weights = [max(r.successes, 0) for r in runs]
+
+    def mean_of(attr: str) -> dict[str, float]:
+        keys = set.intersection(*(set(getattr(r, attr)) for r in runs))
+        total = sum(w for r, w in zip(runs, weights, strict=True) if getattr(r, attr))
+        if not total:
+            return {}
+        return {k: sum(getattr(r, attr)[k] * w for r, w in zip(runs, weights, strict=True)) / total for k in keys}
+
+    def batches(attr: str) -> dict[int, list[float]]:
+        out: dict[int, list[float]] = {}
+        for r in runs:
+            for p, xs in getattr(r, attr).items():
+                out.setdefault(p, []).extend(xs)
+        return out
+
+    first = runs[0]
+    return LevelStats(
+        level=first.level, open_loop=first.open_loop, duration_s=sum(r.duration_s for r in runs),
+        requests=sum(r.requests for r in runs), successes=sum(r.successes for r in runs),
+        errors=sum(r.errors for r in runs), output_tokens=sum(r.output_tokens for r in runs),
+        input_tokens=sum(r.input_tokens for r in runs), good=sum(r.good for r in runs),
+        ttft_ms=mean_of("ttft_ms"), itl_ms=mean_of("itl_ms"), e2e_ms=mean_of("e2e_ms"),
+        ttft_batches=batches("ttft_batches"), itl_batches=batches("itl_batches"), e2e_batches=batches("e2e_batches"),
+        tokens_per_s_batches=[x for r in runs for x in r.tokens_per_s_batches],
+        error_rate_batches=[x for r in runs for x in r.error_rate_batches],
+        generator_bound=any(r.generator_bound for r in runs),
+        notes=[*dict.fromkeys(n for r in runs for n in r.notes), f"pooled from {len(runs)} runs of this level"])
+
+
 def judge_level(stats: LevelStats, slas: Slas) -> Judgement:
     """Does this level meet every SLA, with 95 % confidence?
 

@@ -14,6 +14,7 @@ BUILTIN_IMAGES: dict[str, str] = {
     "infrec/python": "your inference.py with model_fn/input_fn/predict_fn/output_fn",
     "infrec/synthetic": "test model spending INFREC_SYNTHETIC_SERVICE_MS of CPU per request",
     "infrec/llmsim": "OpenAI-compatible LLM simulator with known TTFT/ITL (INFREC_LLMSIM_*; docs/genai.md)",
+    "infrec/llamacpp": "GGUF model on llama-cpp-python's OpenAI server (LLAMA_N_THREADS, ...; make llamacpp)",
 }
 
 

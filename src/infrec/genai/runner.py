@@ -13,8 +13,9 @@ never passes on one sample), the configuration is costed per 1M output tokens, a
 configurations are ranked by the PerformanceTarget's first metric into Recommendations.
 
 Images: a model folder holding ``llmsim.json`` (INFREC_LLMSIM_* settings) runs on ``infrec/llmsim``;
-one holding a ``*.gguf`` needs ``infrec/llamacpp`` (llama-cpp-python; refused where it is not
-installed); InferenceSpecification.Framework VLLM/LMI needs a GPU host with the engine: refused here
+one holding a ``*.gguf`` runs on ``infrec/llamacpp`` (llama-cpp-python's server from the engine's
+own environment, `make llamacpp`; refused with the fix where it is not installed);
+InferenceSpecification.Framework VLLM/LMI needs a GPU host with the engine: refused here
 with the reason, never measured on a CPU.
 """
 
@@ -42,6 +43,7 @@ from infrec.core.genai import (
     WorkloadSpec,
     cost_per_million_tokens,
     judge_level,
+    pool_levels,
     rank_key,
 )
 from infrec.genai.service import (
@@ -223,12 +225,15 @@ class GenAIRunner:
             url = handle.urls[0]
             search = ConcurrencySearch(ceiling=spec.max_concurrency)
             best: LevelStats | None = None
+            runs: dict[int, list[LevelStats]] = {}
             while (step := search.next()) is not None:
                 if cancel.is_set():
                     raise JobStopped
                 c, longer = step
-                stats, _ = run_level(url, spec, c, duration_s=spec.duration_s * (2 if longer else 1), cancel=cancel,
-                                     cpu_ids=self._cpus(), deadline_s=MAX_LEVEL_S + spec.duration_s)
+                run, _ = run_level(url, spec, c, duration_s=spec.duration_s * (2 if longer else 1), cancel=cancel,
+                                   cpu_ids=self._cpus(), deadline_s=MAX_LEVEL_S + spec.duration_s)
+                runs.setdefault(c, []).append(run)
+                stats = pool_levels(runs[c])        # a level measured again keeps its earlier evidence
                 verdict = judge_level(stats, spec.slas)
                 search.record(c, verdict.verdict)
                 out["Levels"].append({**stats.to_doc(), "Verdict": verdict.verdict, "Reasons": list(verdict.reasons)})
@@ -269,8 +274,12 @@ def engine_for(model_dir: Path, framework: str | None) -> tuple[str, dict[str, s
             raise RuntimeError(f"ModelSource: {LLMSIM_FILE} must hold an object of INFREC_LLMSIM_* settings")
         return "infrec/llmsim", {str(k): str(v) for k, v in settings.items() if str(k).startswith("INFREC_LLMSIM_")}
     if any(model_dir.rglob("*.gguf")):
-        raise RuntimeError("ModelSource holds a GGUF model, which needs the infrec/llamacpp image "
-                           "(llama-cpp-python); it is not available on this infrec (docs/genai.md)")
+        from infrec.serving.llamacpp import engine_refusal
+
+        why = engine_refusal()
+        if why:
+            raise RuntimeError(f"ModelSource holds a GGUF model, which runs on infrec/llamacpp, but {why}")
+        return "infrec/llamacpp", {}
     raise RuntimeError(f"ModelSource: found neither a *.gguf model nor {LLMSIM_FILE} in {model_dir.name}")
 
 
