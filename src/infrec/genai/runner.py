@@ -22,6 +22,7 @@ with the reason, never measured on a CPU.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import json
@@ -46,6 +47,7 @@ from infrec.core.genai import (
     pool_levels,
     rank_key,
 )
+from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
 from infrec.genai.service import (
     BENCHMARK,
     COMPLETED,
@@ -59,6 +61,9 @@ from infrec.loadgen.genai import run_level
 log = logging.getLogger("infrec.genai")
 LLMSIM_FILE = "llmsim.json"
 MAX_LEVEL_S = 600.0
+HOST_WAIT_S = 3600.0       # how long a job waits for another process's benchmark to end
+CAPACITY_WAIT_S = 120.0    # how long a configuration waits for endpoints being deleted to free their CPUs
+CAPACITY_POLL_S = 0.5
 
 
 class JobStopped(Exception):
@@ -116,14 +121,30 @@ class GenAIRunner:
                 return
             kind, name = item
             cancel = self.cancels.setdefault(item, threading.Event())
+            host = HostLock()
             try:
                 self.service.update(kind, name, StartTime=_now())
                 if cancel.is_set():
                     raise JobStopped
-                if kind == BENCHMARK:
-                    self._benchmark(name, cancel)
-                else:
-                    self._recommend(name, cancel)
+                # One benchmark at a time per host, real-time or AI job, in this process or another:
+                # two measuring at once would share the CPUs and measure each other.
+                told: list[str] = []
+                try:
+                    waited = host.acquire(f"{kind} {name}", deadline=time.time() + HOST_WAIT_S, cancel=cancel,
+                                          on_wait=functools.partial(self._waiting, kind, name, told))
+                except HostLockCancelled:
+                    raise JobStopped from None
+                except HostLockTimeout as exc:
+                    raise RuntimeError(f"waited {HOST_WAIT_S:.0f} s for the host: {exc.who}") from None
+                if told:
+                    self.service.update(kind, name, HostLock={"WaitedSeconds": round(waited, 1)})
+                try:
+                    if kind == BENCHMARK:
+                        self._benchmark(name, cancel)
+                    else:
+                        self._recommend(name, cancel)
+                finally:
+                    host.release(f"{kind} {name}")
                 self.service.update(kind, name, STOPPED if cancel.is_set() else COMPLETED, EndTime=_now())
             except JobStopped:
                 self.service.update(kind, name, STOPPED, EndTime=_now())
@@ -136,6 +157,15 @@ class GenAIRunner:
                     log.exception("could not record the failure of %s %s", kind, name)
             finally:
                 self.cancels.pop(item, None)
+
+    def _waiting(self, kind: str, name: str, told: list[str], message: str) -> None:
+        """Say in the job's Describe (HostLock.Waiting, an infrec extension) whom it waits for."""
+        told.append(message)
+        log.warning("%s %s: %s", kind, name, message)
+        try:
+            self.service.update(kind, name, HostLock={"Waiting": message})
+        except Exception:  # showing the wait must never end it
+            log.exception("%s %s: could not record the wait for the host", kind, name)
 
     # ---------------------------------------------------------------- benchmark
     def _benchmark(self, name: str, cancel: threading.Event) -> None:
@@ -220,7 +250,7 @@ class GenAIRunner:
                           instance_type=itype, scale=scale, memory_limit_bytes=mem)
         out: dict[str, Any] = {"InstanceType": itype.name, "EnvironmentVariables": env, "EmulationScale": scale,
                                "Levels": []}
-        handle = self.executor.start(ep, cancel)
+        handle = self._start(ep, cancel)
         try:
             url = handle.urls[0]
             search = ConcurrencySearch(ceiling=spec.max_concurrency)
@@ -256,6 +286,22 @@ class GenAIRunner:
         elif "Why" not in out:
             out["Why"] = "no concurrency passed every SLA with 95 % confidence"
         return out
+
+
+    def _start(self, ep: Any, cancel: threading.Event) -> Any:
+        """Start a configuration's endpoint; while endpoints of this process (a hosted one being
+        deleted, say) hold the CPUs it needs, wait for them, up to CAPACITY_WAIT_S."""
+        from infrec.executors.base import CapacityError
+
+        end = time.monotonic() + CAPACITY_WAIT_S
+        while True:
+            try:
+                return self.executor.start(ep, cancel)
+            except CapacityError as exc:
+                if time.monotonic() >= end:
+                    raise RuntimeError(f"{exc} (waited {CAPACITY_WAIT_S:.0f} s for them)") from None
+                if cancel.wait(CAPACITY_POLL_S):
+                    raise JobStopped from None
 
 
 def engine_for(model_dir: Path, framework: str | None) -> tuple[str, dict[str, str]]:

@@ -155,3 +155,46 @@ def test_bad_requests_are_validation_exceptions_naming_the_field(server: InfrecS
     assert _code(err) == "ResourceNotFound"
     assert sm.delete_ai_workload_config(AIWorkloadConfigName="ok")["AIWorkloadConfigArn"].endswith(
         ":ai-workload-config/ok")
+
+
+def test_an_ai_job_waits_for_a_benchmark_of_another_process(tmp_path: Path, aws_env: str) -> None:
+    """One benchmark at a time per host: an AIBenchmarkJob waits while another infrec process holds
+    the host, says whom for in Describe (HostLock, an infrec extension), and runs once it is free."""
+    from tests.helpers import LockHolder
+
+    lock = tmp_path / "host.lock"
+    holder = LockHolder(lock, "other-job")
+    home = tmp_path / "home"
+    srv = InfrecServer({"INFREC_HOME": str(home), "INFREC_HOST_LOCK": str(lock)})
+    try:
+        sm = srv.client()
+        sm.create_model(ModelName="sim", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "infrec/llmsim"})
+        sm.create_endpoint_config(EndpointConfigName="sim", ProductionVariants=[
+            {"VariantName": "v", "ModelName": "sim", "InstanceType": "ml.c5.large", "InitialInstanceCount": 1}])
+        sm.create_endpoint(EndpointName="sim", EndpointConfigName="sim")
+        assert _wait(sm.describe_endpoint, "EndpointStatus", EndpointName="sim")["EndpointStatus"] == "InService"
+        sm.create_ai_workload_config(AIWorkloadConfigName="wl", AIWorkloadConfigs={"WorkloadSpec": {
+            "Inline": '{"concurrency": 1, "benchmark_duration": 1, "warmup_duration": 0, "output_tokens_mean": 4}'}})
+        sm.create_ai_benchmark_job(AIBenchmarkJobName="b", AIWorkloadConfigIdentifier="wl", RoleArn=ROLE,
+                                   BenchmarkTarget={"Endpoint": {"Identifier": "sim"}},
+                                   OutputConfig={"S3OutputLocation": (tmp_path / "out").as_uri()})
+        # boto3 keeps only the fields of botocore's shape: read the extension from the raw answer.
+        raw: list[dict[str, Any]] = []
+        sm.meta.events.register("after-call.sagemaker.DescribeAIBenchmarkJob",
+                                lambda http_response, **_: raw.append(json.loads(http_response.content)))
+        end = time.monotonic() + 30
+        while time.monotonic() < end and "Waiting" not in (raw[-1].get("HostLock") if raw else None or {}):
+            sm.describe_ai_benchmark_job(AIBenchmarkJobName="b")
+            time.sleep(0.2)
+        waiting = raw[-1]["HostLock"]["Waiting"]
+        assert f"pid {holder.pid}" in waiting and "other-job" in waiting, waiting
+        assert raw[-1]["AIBenchmarkJobStatus"] == "InProgress" and "BenchmarkResults" not in raw[-1]
+        holder.release()
+        d = _wait(sm.describe_ai_benchmark_job, "AIBenchmarkJobStatus", AIBenchmarkJobName="b")
+        assert d["AIBenchmarkJobStatus"] == "Completed", d.get("FailureReason")
+        assert raw[-1]["HostLock"]["WaitedSeconds"] > 0
+        sm.delete_endpoint(EndpointName="sim")
+    finally:
+        holder.kill()
+        srv.stop()
+    assert wait_no_endpoints(home) == []
