@@ -123,3 +123,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'infrec.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+# Tests that measure nothing (no endpoint under load) run first: they give the quickest answer, and
+# they are what `scripts/test.sh` lets overlap the SageMaker SDK module's fixed sleeps, which run in
+# a second pytest beside this one (a measuring test there would share its CPUs with a measuring
+# test here). The order inside each group is pytest's own.
+LIGHT_FIRST = ("tests/unit/", "tests/security/", "tests/integration/api/", "tests/integration/artifacts/",
+               "tests/integration/vpc/")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    def group(item: pytest.Item) -> int:
+        path = item.nodeid.replace(os.sep, "/")
+        return next((i for i, prefix in enumerate(LIGHT_FIRST) if path.startswith(prefix)), len(LIGHT_FIRST))
+
+    items.sort(key=group)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.sdk.conftest import Sdk
+from tests.integration.sdk.conftest import Sdk, open_gate
 
 JOB = "sdk-right-size"
 
@@ -44,8 +44,19 @@ result({{"package_arn": arn, "recommendations": model.inference_recommendations,
 
 @pytest.fixture(scope="module")
 def right_sized(sdk: Sdk) -> tuple[dict[str, Any], str]:
-    """right_size() once for the module: (what the script returned, its output)."""
-    value, out = sdk.run(RIGHT_SIZE, timeout_s=240)
+    """right_size() once for the module: (what the script returned, its output). Once the job has
+    ended, the rest of the suite may go on beside the SDK's remaining sleep (`open_gate`)."""
+    proc = sdk.start(RIGHT_SIZE)
+    sm, end = sdk.server.client(), time.monotonic() + 240
+    while proc.poll() is None and time.monotonic() < end:
+        try:
+            if sm.describe_inference_recommendations_job(JobName=JOB)["Status"] in ("COMPLETED", "FAILED", "STOPPED"):
+                break
+        except sm.exceptions.ResourceNotFound:
+            pass                                     # the script has not created it yet
+        time.sleep(0.5)
+    open_gate()
+    value, out = sdk.finish(proc, timeout_s=max(10.0, end - time.monotonic()))
     return value, out
 
 
