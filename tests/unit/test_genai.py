@@ -17,6 +17,7 @@ from infrec.core.genai import (
     parse_goodput,
     parse_workload,
     pool_levels,
+    rank_with_ties,
 )
 
 
@@ -94,3 +95,26 @@ def test_search_doubles_then_bisects_and_repeats_unsure_levels() -> None:
 def test_cost_per_million_tokens() -> None:
     assert cost_per_million_tokens(3.6, 2, 100.0) == pytest.approx(20.0)
     assert cost_per_million_tokens(1.0, 1, 0.0) is None
+
+
+def _cand(tps: float, lo: float, hi: float, price: float) -> dict[str, object]:
+    return {"tokens_per_s": tps, "tokens_interval": (lo, hi), "price": price,
+            "cost": cost_per_million_tokens(price, 1, tps), "ttft_ms": 100.0}
+
+
+def test_ties_on_throughput_rank_by_price_and_luck_does_not_win() -> None:
+    # Same hardware measured four times: the luckiest (57.7) is not ranked first for it; the
+    # cheaper type is, and every one is reported tied with the others.
+    cands = [_cand(57.7, 52.0, 63.0, 0.096), _cand(49.6, 46.0, 53.0, 0.085), _cand(51.7, 48.0, 55.5, 0.096),
+             _cand(51.4, 47.0, 55.0, 0.085)]
+    ranked = rank_with_ties(cands, "cost")
+    assert [i for i, _ in ranked][:2] in ([1, 3], [3, 1])            # the cheaper type's two first
+    assert all(len(tied) >= 2 for _, tied in ranked)
+    # A configuration significantly cheaper per token is never ranked below a tied cheaper-per-hour one.
+    fast = [_cand(100.0, 98.0, 102.0, 0.2), _cand(30.0, 29.0, 31.0, 0.1)]
+    assert [i for i, _ in rank_with_ties(fast, "cost")] == [0, 1]
+    assert rank_with_ties(fast, "cost")[0][1] == []                   # no overlap, no tie
+    # Throughput: the leader's ties by price; TTFT: by the point value.
+    assert rank_with_ties(cands, "throughput")[0][0] in (1, 3)
+    cands[2]["ttft_ms"] = 50.0
+    assert rank_with_ties(cands, "ttft-ms")[0][0] == 2

@@ -472,13 +472,58 @@ def cost_per_million_tokens(hourly_price: float, instances: int, tokens_per_s: f
     return hourly_price * instances / (tokens_per_s * 3600.0) * 1e6
 
 
-def rank_key(metric: str) -> Any:
-    """Sort key for candidates (dicts with cost, tokens_per_s, ttft_ms) by a PerformanceTarget metric."""
-    if metric == "throughput":
-        return lambda c: -c["tokens_per_s"]
-    if metric == "ttft-ms":
-        return lambda c: c["ttft_ms"]
-    return lambda c: (c["cost"] if c["cost"] is not None else math.inf)
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return not (a[0] > b[1] or b[0] > a[1])
+
+
+def rank_with_ties(cands: Sequence[Mapping[str, Any]], metric: str) -> list[tuple[int, list[int]]]:
+    """The order of candidate configurations for a PerformanceTarget metric, ties by price; returns
+    (index into `cands`, indexes of the candidates tied with it) in rank order.
+
+    Each candidate has ``tokens_per_s`` and its 95 % interval ``tokens_interval`` (low, high; None
+    counts as a point), ``price`` per hour, ``cost`` per 1M output tokens (None: not costed) and
+    ``ttft_ms``. The rule is the real-time one (``core.recommend``): configurations whose
+    throughput intervals overlap are *tied*, their difference is noise. For ``cost`` and
+    ``throughput``, the *leader* is the best point value; the pool is the leader and every
+    remaining configuration tied with it, less any another remaining one is significantly cheaper
+    per token than (cost ranges disjoint, for ``cost``); the next pick is the pool's cheapest per
+    hour. So the best-measured of several same-hardware configurations does not win on luck, and
+    no configuration is ranked above one significantly better. ``ttft-ms`` ranks by P90 TTFT."""
+    def tp(i: int) -> tuple[float, float]:
+        c = cands[i]
+        iv = c.get("tokens_interval")
+        return (float(iv[0]), float(iv[1])) if iv else (float(c["tokens_per_s"]), float(c["tokens_per_s"]))
+
+    def cost_range(i: int) -> tuple[float, float]:
+        lo, hi = tp(i)
+        price = float(cands[i].get("price") or 0.0)
+        if price <= 0 or lo <= 0:
+            return (math.inf, math.inf)
+        return (price * 1e6 / (hi * 3600.0), price * 1e6 / (lo * 3600.0))
+
+    def point(i: int) -> float:
+        c = cands[i]
+        if metric == "throughput":
+            return -float(c["tokens_per_s"])
+        if metric == "ttft-ms":
+            return float(c.get("ttft_ms") or 0.0)
+        return float(c["cost"]) if c.get("cost") is not None else math.inf
+
+    remaining = sorted(range(len(cands)), key=lambda i: (point(i), i))
+    order: list[int] = []
+    while remaining:
+        leader = remaining[0]
+        if metric == "ttft-ms":
+            pick = leader
+        else:
+            def beaten(i: int) -> bool:
+                return metric == "cost" and any(cost_range(j)[1] < cost_range(i)[0] for j in remaining if j != i)
+
+            pool = [i for i in remaining if (i == leader or _overlap(tp(i), tp(leader))) and not beaten(i)]
+            pick = min(pool or [leader], key=lambda i: (float(cands[i].get("price") or math.inf), point(i), i))
+        remaining.remove(pick)
+        order.append(pick)
+    return [(i, [j for j in order if j != i and _overlap(tp(i), tp(j))]) for i in order]
 
 
 def batch_size(answers_per_window: float, target: int = 10) -> int:

@@ -45,7 +45,7 @@ from infrec.core.genai import (
     cost_per_million_tokens,
     judge_level,
     pool_levels,
-    rank_key,
+    rank_with_ties,
 )
 from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
 from infrec.genai.service import (
@@ -334,14 +334,17 @@ def recommendations(results: list[dict[str, Any]], doc: dict[str, Any], image: s
     """Passing configurations ranked by the PerformanceTarget's first metric, in SageMaker's shape."""
     passing = [r for r in results if r.get("MaxConcurrency")]
     metric = next((c["Metric"] for c in (doc.get("PerformanceTarget") or {}).get("Constraints", [])), "cost")
-    keyed = [{"r": r, "cost": r.get("CostPerMillionOutputTokens"), "tokens_per_s": r["TokensPerSecond"],
+    keyed = [{"cost": r.get("CostPerMillionOutputTokens"), "tokens_per_s": r["TokensPerSecond"],
+              "tokens_interval": r.get("TokensPerSecondInterval"), "price": r.get("PricePerHour"),
               "ttft_ms": r.get("TtftP90Ms") or 0.0} for r in passing]
-    keyed.sort(key=rank_key(metric))
+    ranked = rank_with_ties(keyed, metric)
+    rank_of = {i: n + 1 for n, (i, _) in enumerate(ranked)}
     out = []
     model_uri = doc["ModelSource"]["S3"]["S3Uri"]
     pct = spec.slas.percentile
-    for k in keyed:
-        r = k["r"]
+    for i, tied in ranked:
+        r = passing[i]
+        r["Rank"], r["TiedWithRanks"] = rank_of[i], sorted(rank_of[j] for j in tied)
         perf = [{"Metric": "max-concurrency", "Value": str(r["MaxConcurrency"]), "Unit": "requests"},
                 {"Metric": "throughput", "Stat": "mean", "Value": f"{r['TokensPerSecond']:.3f}",
                  "Unit": "output-tokens/s"},
@@ -357,7 +360,9 @@ def recommendations(results: list[dict[str, Any]], doc: dict[str, Any], image: s
         out.append({
             "RecommendationDescription": (f"{r['InstanceType']} with {r['EnvironmentVariables'] or 'defaults'}: "
                                           f"up to {r['MaxConcurrency']} concurrent requests within the SLAs "
-                                          f"(emulation scale {r['EmulationScale']:.2f})"),
+                                          f"(emulation scale {r['EmulationScale']:.2f})"
+                                          + (f"; throughput tied with #{', #'.join(map(str, r['TiedWithRanks']))}"
+                                             " (ranked by price among ties)" if r["TiedWithRanks"] else "")),
             "ModelDetails": {"InstanceDetails": [{"InstanceType": r["InstanceType"], "InstanceCount": 1,
                                                   "CopyCountPerInstance": 1}]},
             "DeploymentConfiguration": {"S3": [{"ChannelName": "model", "Uri": model_uri}], "ImageUri": image,
