@@ -20,23 +20,39 @@ $BIN/mypy
 if [ $# -gt 0 ]; then
   exec $BIN/python -m pytest "$@"
 fi
-# The whole suite: the SageMaker SDK module runs in a pytest of its own beside the rest. Most of its
-# time is the SDK's fixed sleeps (60 s between log polls in right_size, 30 s before deploy's first
-# poll); the rest waits until its job has stopped measuring (the gate file), then goes on, starting
-# with the tests that measure nothing (tests/conftest.py), so no two measurements share the CPUs.
+# The whole suite, in three pytest processes, so that what only waits or measures nothing overlaps
+# while no two measurements ever share the CPUs (the order and the gates: tests/conftest.py):
+# - tests/integration/sdk: most of its ~100 s are the SageMaker SDK's fixed sleeps (60 s between log
+#   polls in right_size, 30 s before deploy's first poll); it opens the first gate when its job has
+#   stopped measuring (or when it ends);
+# - tests/integration/api (no measurement asserted) starts at that gate;
+# - the rest starts at once with tests/unit and tests/security (no endpoint, no load), runs the other
+#   tests that measure nothing after the first gate, and the measuring ones once the api tests end.
 mkdir -p build/test-output
-gate=$(mktemp -u /tmp/infrec-test-gate.XXXXXX)
+tmp=$(mktemp -d /tmp/infrec-test.XXXXXX)
+gate=$tmp/sdk-measured
+api_done=$tmp/api-done
 sdk_log=build/test-output/sdk-tests.log
-INFREC_TEST_GATE=$gate $BIN/python -m pytest -p no:cacheprovider tests/integration/sdk >"$sdk_log" 2>&1 &
+api_log=build/test-output/api-tests.log
+( INFREC_TEST_GATE=$gate $BIN/python -m pytest -p no:cacheprovider tests/integration/sdk >"$sdk_log" 2>&1
+  echo $? >"$tmp/sdk-rc"; touch "$gate" ) &
 sdk_pid=$!
-trap 'kill $sdk_pid 2>/dev/null || true; rm -f "$gate"' EXIT
-deadline=$((SECONDS + 900))
-while [ ! -e "$gate" ] && kill -0 $sdk_pid 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
+( INFREC_TEST_WAIT_GATE=$gate $BIN/python -m pytest -p no:cacheprovider tests/integration/api >"$api_log" 2>&1
+  echo $? >"$tmp/api-rc"; touch "$api_done" ) &
+api_pid=$!
+cleanup() {
+  for pid in $sdk_pid $api_pid; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 rc=0
-$BIN/python -m pytest --ignore=tests/integration/sdk || rc=$?
-sdk_rc=0
-wait $sdk_pid || sdk_rc=$?
-echo "================ tests/integration/sdk (run beside the rest; $sdk_log) ================"
-if [ $sdk_rc -eq 0 ]; then tail -n 5 "$sdk_log"; else cat "$sdk_log"; echo "*** the SageMaker SDK tests FAILED (exit $sdk_rc) ***"; fi
-[ $rc -ne 0 ] && exit $rc
-exit $sdk_rc
+INFREC_TEST_WAIT_GATE=$gate INFREC_TEST_WAIT_LIGHT=$api_done \
+  $BIN/python -m pytest --ignore=tests/integration/sdk --ignore=tests/integration/api || rc=$?
+wait $sdk_pid $api_pid || true
+for part in api sdk; do
+  log=build/test-output/$part-tests.log
+  part_rc=$(cat "$tmp/$part-rc" 2>/dev/null || echo 1)
+  echo "================ tests/integration/$part (run beside the rest; $log) ================"
+  if [ "$part_rc" -eq 0 ]; then tail -n 3 "$log"; else cat "$log"; echo "*** tests/integration/$part FAILED (exit $part_rc) ***"; [ $rc -ne 0 ] || rc=$part_rc; fi
+done
+exit $rc

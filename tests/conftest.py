@@ -125,12 +125,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
-# Tests that measure nothing (no endpoint under load) run first: they give the quickest answer, and
-# they are what `scripts/test.sh` lets overlap the SageMaker SDK module's fixed sleeps, which run in
-# a second pytest beside this one (a measuring test there would share its CPUs with a measuring
-# test here). The order inside each group is pytest's own.
+# Tests that assert no measured figure run first: they give the quickest answer, and they are what
+# `scripts/test.sh` lets overlap the SageMaker SDK module and the api tests, which run in pytest
+# processes of their own beside this one. Some start endpoints or run a job (Ray placement, a
+# server restart) but only check behaviour; the tests after them assert figures (rates, latencies,
+# quotas) and so run with the CPUs to themselves. The order inside each group is pytest's own.
 LIGHT_FIRST = ("tests/unit/", "tests/security/", "tests/integration/api/", "tests/integration/artifacts/",
-               "tests/integration/vpc/")
+               "tests/integration/vpc/", "tests/integration/serving/", "tests/integration/executors/test_ray.py",
+               "tests/integration/executors/test_hostlock.py", "tests/integration/executors/test_budget.py",
+               "tests/integration/executors/test_pinning.py", "tests/integration/executors/test_loadgen_cpus.py")
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -139,3 +142,32 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return next((i for i, prefix in enumerate(LIGHT_FIRST) if path.startswith(prefix)), len(LIGHT_FIRST))
 
     items.sort(key=group)
+
+
+# The gates of `scripts/test.sh` (three pytest processes): before the SDK module's job has stopped
+# measuring, only tests that start no endpoint and drive no load run here (BEFORE_GATE); before the
+# api tests running beside this process have ended, only tests that measure nothing (LIGHT_FIRST).
+# So the SDK job and the api tests never share the CPUs with a measuring test.
+BEFORE_GATE = ("tests/unit/", "tests/security/")
+GATE_WAIT_S = 900.0
+_passed: set[str] = set()
+
+
+def _wait_for_file(env: str) -> None:
+    import time
+
+    path = os.environ.get(env)
+    if not path or env in _passed:
+        return
+    end = time.monotonic() + GATE_WAIT_S
+    while not Path(path).exists() and time.monotonic() < end:
+        time.sleep(0.2)
+    _passed.add(env)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    path = item.nodeid.replace(os.sep, "/")
+    if not path.startswith(BEFORE_GATE):
+        _wait_for_file("INFREC_TEST_WAIT_GATE")
+    if not path.startswith(LIGHT_FIRST):
+        _wait_for_file("INFREC_TEST_WAIT_LIGHT")

@@ -27,7 +27,7 @@ concurrency: [1, 2]
 benchmark_duration: 2
 warmup_duration: 0.5
 goodput: "time_to_first_token:60"
-max_concurrency: 8
+max_concurrency: 3
 engine_settings:
   INFREC_LLMSIM_MAX_CONCURRENCY: [1, 2]
 """
@@ -183,7 +183,7 @@ def test_an_ai_job_waits_for_a_benchmark_of_another_process(tmp_path: Path, aws_
         sm.meta.events.register("after-call.sagemaker.DescribeAIBenchmarkJob",
                                 lambda http_response, **_: raw.append(json.loads(http_response.content)))
         end = time.monotonic() + 30
-        while time.monotonic() < end and "Waiting" not in (raw[-1].get("HostLock") if raw else None or {}):
+        while time.monotonic() < end and "Waiting" not in ((raw[-1].get("HostLock") or {}) if raw else {}):
             sm.describe_ai_benchmark_job(AIBenchmarkJobName="b")
             time.sleep(0.2)
         waiting = raw[-1]["HostLock"]["Waiting"]

@@ -53,5 +53,5 @@ def wait_no_endpoints(home: Path, timeout_s: float = 10.0) -> list[psutil.Proces
 def job_env(home: Path) -> dict[str, str]:
     # Short trials and holds (figures are not under test here); a lock of its own, so a benchmark
     # someone runs on this host meanwhile does not queue the test (test_hostlock covers the lock).
-    return {"INFREC_HOME": str(home), "INFREC_TRIAL_SECONDS": "1.5", "INFREC_HOLD_SECONDS": "4",
+    return {"INFREC_HOME": str(home), "INFREC_TRIAL_SECONDS": "1", "INFREC_HOLD_SECONDS": "2",
             "INFREC_HOST_LOCK": str(home / "host.lock")}

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import InfrecServer
 from tests.integration.jobs.conftest import endpoint_processes, job_env, wait_no_endpoints
 
 EXE = str(Path(sys.executable).parent / "infrec")
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled example (model.tar.gz, payload.tar.gz), made once for the module: the tests only
+    read it. `infrec example create` itself is run by the first test and tests/integration/artifacts."""
+    from infrec.examples import create_example
+
+    folder = tmp_path_factory.mktemp("example")
+    create_example(folder)
+    return folder
 
 
 def infrec(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -44,8 +58,15 @@ def test_recommend_embedded_and_remote(tmp_path: Path) -> None:
 
     srv = InfrecServer(job_env(home))
     try:
+        # Through the server: an Advanced job (--advanced, a short TrafficPattern), the Default
+        # flow having run embedded above.
+        advanced = tmp_path / "advanced.json"
+        advanced.write_text(json.dumps({
+            "EndpointConfigurations": [{"InstanceType": "ml.m5.large"}],
+            "TrafficPattern": {"TrafficType": "PHASES",
+                               "Phases": [{"InitialNumberOfUsers": 2, "SpawnRate": 0, "DurationInSeconds": 4}]}}))
         out = infrec(home, "recommend", str(model), "--payload", str(payload), "--content-type", "application/json",
-                     "--content-type", "text/csv", "--instance-types", "ml.m5.large", "--job-name", "cli-remote",
+                     "--content-type", "text/csv", "--advanced", str(advanced), "--job-name", "cli-remote",
                      "--endpoint-url", srv.url)
         assert out.returncode == 0, out.stdout + out.stderr
         assert "ml.m5.large" in out.stdout
@@ -58,7 +79,10 @@ def test_recommend_embedded_and_remote(tmp_path: Path) -> None:
         assert "cli-remote" in index and "cli-embedded" in index
         with urllib.request.urlopen(f"{srv.url}/ui/jobs/cli-remote", timeout=10) as resp:
             page = resp.read().decode()
-        assert "Recommendations" in page and "ml.m5.large" in page and "rate search" in page
+        assert "Recommendations" in page and "ml.m5.large" in page
+        with urllib.request.urlopen(f"{srv.url}/ui/jobs/cli-embedded", timeout=10) as resp:
+            page = resp.read().decode()
+        assert "Recommendations" in page and "ml.c5.large" in page and "rate search" in page
         bad = infrec(home, "recommend", str(model), "--payload", str(payload), "--latency", "fast",
                      "--endpoint-url", srv.url)
         assert bad.returncode == 2 and "P95:50ms" in bad.stderr
@@ -67,13 +91,12 @@ def test_recommend_embedded_and_remote(tmp_path: Path) -> None:
     assert endpoint_processes(home) == []
 
 
-def test_sigterm_of_an_embedded_recommend_stops_the_job_and_leaves_no_process(tmp_path: Path) -> None:
+def test_sigterm_of_an_embedded_recommend_stops_the_job_and_leaves_no_process(tmp_path: Path, example: Path) -> None:
     import signal
     import time
 
     home = tmp_path / "home"
-    ex = tmp_path / "example"
-    assert infrec(home, "example", "create", str(ex)).returncode == 0
+    ex = example
     env = {**os.environ, **job_env(home), "INFREC_HOLD_SECONDS": "120"}
     env.pop("INFREC_ENDPOINT_URL", None)
     proc = subprocess.Popen([EXE, "recommend", str(ex / "model.tar.gz"), "--payload", str(ex / "payload.tar.gz"),
@@ -110,18 +133,22 @@ def test_jobs_clean_removes_leftover_folders_and_nothing_recent(tmp_path: Path) 
     assert "left-behind" in out.stdout and "1 job folder(s) removed" in out.stdout
 
 
-def test_a_killed_embedded_job_is_resumed_only_when_asked(tmp_path: Path) -> None:
+def test_a_killed_embedded_job_is_resumed_only_when_asked(tmp_path: Path, example: Path) -> None:
     import signal
     import time
 
     home = tmp_path / "home"
-    ex = tmp_path / "example"
-    assert infrec(home, "example", "create", str(ex)).returncode == 0
+    ex = example
     env = {**os.environ, **job_env(home)}
     env.pop("INFREC_ENDPOINT_URL", None)
+    advanced = tmp_path / "advanced.json"          # what is resumed does not depend on the job type
+    advanced.write_text(json.dumps({
+        "EndpointConfigurations": [{"InstanceType": "ml.c5.large"}],
+        "TrafficPattern": {"TrafficType": "PHASES",
+                           "Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 0, "DurationInSeconds": 4}]}}))
     proc = subprocess.Popen([EXE, "recommend", str(ex / "model.tar.gz"), "--payload", str(ex / "payload.tar.gz"),
                              "--content-type", "application/json", "--content-type", "text/csv",
-                             "--instance-types", "ml.c5.large", "--job-name", "cli-killed"],
+                             "--advanced", str(advanced), "--job-name", "cli-killed"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         end = time.monotonic() + 90
@@ -144,13 +171,12 @@ def test_a_killed_embedded_job_is_resumed_only_when_asked(tmp_path: Path) -> Non
     assert again.returncode == 1 and "nothing to resume" in again.stderr
 
 
-def test_a_job_whose_payloads_the_model_refuses_fails_fast_naming_file_and_status(tmp_path: Path) -> None:
+def test_a_job_whose_payloads_the_model_refuses_fails_fast_naming_file_and_status(tmp_path: Path, example: Path) -> None:
     import tarfile
     import time
 
     home = tmp_path / "home"
-    ex = tmp_path / "example"
-    assert infrec(home, "example", "create", str(ex)).returncode == 0
+    ex = example
     payload = tmp_path / "json-only.tar.gz"          # JSON bodies, declared as text/csv only
     body = tmp_path / "request-0.json"
     body.write_bytes(b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}')

@@ -198,7 +198,7 @@ def test_capacity_raises_users_until_an_io_bound_server_queues(tmp_path: Path) -
         details: dict[str, Any] = {}
         search = measure._Search([f"http://127.0.0.1:{port}"], [Payload(BODY, "application/json")],
                                  "application/json", emu, "P95", None, threading.Event(), time.time() + 90,
-                                 1.0, 4.0, lambda p: None, _NoUsage(), details, None, 1)  # type: ignore[arg-type]
+                                 1.0, 2.0, lambda p: None, _NoUsage(), details, None, 1)  # type: ignore[arg-type]
         outcome = search.run()
         assert outcome is not None, details.get("NoPassReason")
         cap = details["Capacity"]
