@@ -141,3 +141,15 @@ class LockHolder:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
+
+
+def wait_status(fn, key: str, timeout: float = 60.0, **kw: str):  # type: ignore[no-untyped-def]
+    """Call a boto3 Describe (`fn(**kw)`) until `key` is terminal (or InService); the last answer."""
+    end = time.monotonic() + timeout
+    d: dict = {}  # type: ignore[type-arg]
+    while time.monotonic() < end:
+        d = fn(**kw)
+        if d[key] in ("Completed", "Failed", "Stopped", "InService"):
+            return d
+        time.sleep(0.3)
+    raise AssertionError(f"{kw} still {d.get(key)} after {timeout}s")

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers import InfrecServer
+from tests.helpers import InfrecServer, wait_status
 from tests.integration.jobs.conftest import wait_no_endpoints
 
 ROLE = "arn:aws:iam::000000000000:role/infrec"
@@ -45,14 +45,7 @@ def server(tmp_path: Path, aws_env: str) -> Any:
 
 
 def _wait(fn: Any, key: str, timeout: float = 60.0, **kw: str) -> dict[str, Any]:
-    end = time.monotonic() + timeout
-    d: dict[str, Any] = {}
-    while time.monotonic() < end:
-        d = fn(**kw)
-        if d[key] in ("Completed", "Failed", "Stopped", "InService"):
-            return d
-        time.sleep(0.3)
-    raise AssertionError(f"{kw} still {d.get(key)} after {timeout}s")
+    return dict(wait_status(fn, key, timeout, **kw))
 
 
 def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:

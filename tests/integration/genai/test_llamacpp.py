@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infrec.serving.llamacpp import default_engine_python, engine_refusal
-from tests.helpers import REPO, InfrecServer
+from tests.helpers import REPO, InfrecServer, wait_status
 from tests.integration.jobs.conftest import wait_no_endpoints
 
 ROLE = "arn:aws:iam::000000000000:role/infrec"
@@ -28,14 +27,7 @@ SLA_SPEC = {"endpoint_type": "chat", "streaming": True, "synthetic_input_tokens_
 
 
 def _wait(fn: Any, key: str, timeout: float = 120.0, **kw: str) -> dict[str, Any]:
-    end = time.monotonic() + timeout
-    d: dict[str, Any] = {}
-    while time.monotonic() < end:
-        d = fn(**kw)
-        if d[key] in ("Completed", "Failed", "Stopped", "InService"):
-            return d
-        time.sleep(0.3)
-    raise AssertionError(f"{kw} still {d.get(key)} after {timeout}s")
+    return dict(wait_status(fn, key, timeout, **kw))
 
 
 def test_a_gguf_model_without_the_engine_fails_naming_the_fix(tmp_path: Path) -> None:
