@@ -65,9 +65,7 @@ print(n / (time.perf_counter() - t))
 
 def host_probe(python: str, model: Path, seconds: float = 6.0) -> float:
     """Tokens/s of the model in process, one thread, pinned to the CPU the endpoints get here."""
-    import os as _os
-
-    cpu = max(_os.sched_getaffinity(0))
+    cpu = max(os.sched_getaffinity(0))
     out = subprocess.run(["taskset", "-c", str(cpu), python, "-c", PROBE, str(model), str(seconds)],
                          capture_output=True, text=True, timeout=seconds + 120, check=True)
     return float(out.stdout.strip().splitlines()[-1])

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 ENGINE_ENV = "INFREC_LLAMACPP_PYTHON"
@@ -38,8 +37,14 @@ def engine_python() -> Path:
     return Path(configured) if configured else default_engine_python()
 
 
-@lru_cache(maxsize=8)
+_USABLE: set[str] = set()
+
+
 def _importable(python: str) -> str | None:
+    """Why `python` cannot import the engine's server, or None. Only success is remembered: a
+    server started before `make llamacpp` finished sees the engine once it is there."""
+    if python in _USABLE:
+        return None
     try:
         done = subprocess.run([python, "-c", "import llama_cpp.server.app"], capture_output=True, text=True,
                               timeout=60)
@@ -47,6 +52,7 @@ def _importable(python: str) -> str | None:
         return f"{python} cannot run: {exc}"
     if done.returncode != 0:
         return f"{python} has no llama-cpp-python server ({done.stderr.strip().splitlines()[-1:] or ['?']})"
+    _USABLE.add(python)
     return None
 
 

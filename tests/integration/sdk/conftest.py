@@ -129,7 +129,8 @@ class Sdk:
 def open_gate() -> None:
     """Tell `scripts/test.sh` that this module's measuring is over: what is left of it is the SDK's
     fixed sleeps (60 s between log polls in right_size, 30 s before deploy's first poll), which the
-    rest of the suite may overlap. The file is named by INFREC_TEST_GATE; nothing to do without it."""
+    rest of the suite may overlap. The file is named by INFREC_TEST_GATE; nothing to do without it.
+    (`scripts/test.sh` also writes it when this pytest ends, whatever happened.)"""
     gate = os.environ.get("INFREC_TEST_GATE")
     if gate:
         Path(gate).touch()
@@ -146,5 +147,4 @@ def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
     try:
         yield Sdk(server, python, example, base)
     finally:
-        open_gate()        # whatever happened, never keep the rest of the suite waiting
         server.stop()
