@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infrec.core.confidence import Interval, mean_interval
+from infrec.core.recommend import overlap
 
 SLA_METRICS = {  # AIPerf goodput names -> our SLA fields
     "time_to_first_token": "ttft_ms",
@@ -472,10 +473,6 @@ def cost_per_million_tokens(hourly_price: float, instances: int, tokens_per_s: f
     return hourly_price * instances / (tokens_per_s * 3600.0) * 1e6
 
 
-def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    return not (a[0] > b[1] or b[0] > a[1])
-
-
 def rank_with_ties(cands: Sequence[Mapping[str, Any]], metric: str) -> list[tuple[int, list[int]]]:
     """The order of candidate configurations for a PerformanceTarget metric, ties by price; returns
     (index into `cands`, indexes of the candidates tied with it) in rank order.
@@ -497,9 +494,8 @@ def rank_with_ties(cands: Sequence[Mapping[str, Any]], metric: str) -> list[tupl
     def cost_range(i: int) -> tuple[float, float]:
         lo, hi = tp(i)
         price = float(cands[i].get("price") or 0.0)
-        if price <= 0 or lo <= 0:
-            return (math.inf, math.inf)
-        return (price * 1e6 / (hi * 3600.0), price * 1e6 / (lo * 3600.0))
+        cheap, dear = cost_per_million_tokens(price, 1, hi), cost_per_million_tokens(price, 1, lo)
+        return (math.inf, math.inf) if cheap is None or dear is None else (cheap, dear)
 
     def point(i: int) -> float:
         c = cands[i]
@@ -519,11 +515,11 @@ def rank_with_ties(cands: Sequence[Mapping[str, Any]], metric: str) -> list[tupl
             def beaten(i: int) -> bool:
                 return metric == "cost" and any(cost_range(j)[1] < cost_range(i)[0] for j in remaining if j != i)
 
-            pool = [i for i in remaining if (i == leader or _overlap(tp(i), tp(leader))) and not beaten(i)]
+            pool = [i for i in remaining if (i == leader or overlap(tp(i), tp(leader))) and not beaten(i)]
             pick = min(pool or [leader], key=lambda i: (float(cands[i].get("price") or math.inf), point(i), i))
         remaining.remove(pick)
         order.append(pick)
-    return [(i, [j for j in order if j != i and _overlap(tp(i), tp(j))]) for i in order]
+    return [(i, [j for j in order if j != i and overlap(tp(i), tp(j))]) for i in order]
 
 
 def batch_size(answers_per_window: float, target: int = 10) -> int:

@@ -287,7 +287,6 @@ class GenAIRunner:
             out["Why"] = "no concurrency passed every SLA with 95 % confidence"
         return out
 
-
     def _start(self, ep: Any, cancel: threading.Event) -> Any:
         """Start a configuration's endpoint; while endpoints of this process (a hosted one being
         deleted, say) hold the CPUs it needs, wait for them, up to CAPACITY_WAIT_S."""
