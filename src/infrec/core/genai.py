@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from infrec.core.confidence import Interval, mean_interval
+from infrec.core.confidence import Interval, series_interval
 from infrec.core.recommend import overlap
 
 SLA_METRICS = {  # AIPerf goodput names -> our SLA fields
@@ -305,7 +305,7 @@ class LevelStats:
 
     def tokens_per_s_interval(self) -> Interval | None:
         xs = self.tokens_per_s_batches
-        return mean_interval(xs, self.output_tokens_per_s) if len(xs) >= 2 else None
+        return series_interval(xs, self.output_tokens_per_s) if len(xs) >= 2 else None
 
     def to_doc(self) -> dict[str, Any]:
         iv = self.tokens_per_s_interval()
@@ -403,7 +403,7 @@ def judge_level(stats: LevelStats, slas: Slas) -> Judgement:
             unsure = True
             reasons.append(f"P{p} {name}: fewer than 2 batches")
             continue
-        iv = mean_interval(xs)
+        iv = series_interval(xs)
         if iv.low > limit:
             return Judgement(FAIL, (f"P{p} {name} {iv.value:.1f} ms [{iv.low:.1f}, {iv.high:.1f}] > {limit:g} ms",))
         if iv.high > limit:
@@ -411,7 +411,7 @@ def judge_level(stats: LevelStats, slas: Slas) -> Judgement:
             reasons.append(f"P{p} {name} {iv.value:.1f} ms [{iv.low:.1f}, {iv.high:.1f}] straddles {limit:g} ms")
     errs = stats.error_rate_batches
     if len(errs) >= 2:
-        iv = mean_interval(errs)
+        iv = series_interval(errs)
         if iv.low > slas.max_error_rate:
             return Judgement(FAIL, (f"error rate {iv.value:.3f} > {slas.max_error_rate:g}",))
         if iv.high > slas.max_error_rate:

@@ -25,7 +25,10 @@ Why these rules:
   ``clear_failure``.
 * **Hold until sure.** The reported figure comes from a hold at the found rate, in batches of at
   least ``BATCH_REQUESTS`` requests, until the 95 % interval of throughput is within ±3 % and of
-  the latency percentile within ±10 %, or a time cap, which is reported.
+  the latency percentile within ±10 %, or a time cap, which is reported. The intervals allow for
+  batches that are correlated in time (``core.confidence.series_interval``): a host whose speed
+  drifts for seconds at a time makes consecutive batches alike, and treating them as independent
+  would call a hold converged long before it had seen the host's drift.
 * **Capacity is measured, not approached.** Without a latency limit, the highest rate with a
   bounded queue is, in the limit, the endpoint's capacity; an open loop can only approach it from
   below, by an amount set by the arrival noise and the host's own speed changes (measured on a
@@ -42,7 +45,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from infrec.core.confidence import Interval, mean_interval
+from infrec.core.confidence import Interval, series_interval
 
 MIN_ACHIEVED = 0.97
 MAX_ERROR_RATE = 0.01
@@ -180,9 +183,9 @@ def hold_state(batches: Sequence[Window], overall_latency_ms: float, *,
     rates = [b.successes / b.seconds for b in batches if b.seconds > 0]
     secs = sum(b.seconds for b in batches)
     total = sum(b.successes for b in batches) / secs if secs else 0.0
-    tput = mean_interval(rates, center=total) if len(rates) >= 2 else None
+    tput = series_interval(rates, center=total) if len(rates) >= 2 else None
     lats = [b.latency_ms for b in batches if not math.isnan(b.latency_ms)]
-    lat = mean_interval(lats, center=overall_latency_ms) if len(lats) >= 2 else None
+    lat = series_interval(lats, center=overall_latency_ms) if len(lats) >= 2 else None
     converged = (len(batches) >= min_batches and tput is not None and lat is not None
                  and tput.relative_half_width <= throughput_rhw and lat.relative_half_width <= latency_rhw)
     return HoldState(tput, lat, converged)

@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 from infrec.core import serverless as sl
 from infrec.core import trial as tr
 from infrec.core.catalog import ServerlessPrice
-from infrec.core.confidence import Interval, mean_interval
+from infrec.core.confidence import Interval, series_interval
 from infrec.core.emulation import Emulation
 from infrec.core.ratesearch import RateSearch, TrialOutcome, initial_rate_guess
 from infrec.core.recommend import StepMetrics, latency_objective
@@ -916,7 +916,7 @@ def _replay(urls: list[str], payloads: list[Payload], content_type: str, emulati
         return None
     rates = best[2]
     if len(rates) >= 2:
-        interval = mean_interval(rates, center=best[0]).scaled(60.0)
+        interval = series_interval(rates, center=best[0]).scaled(60.0)
         details["MaxInvocationsInterval"] = {**interval.to_doc(), "Windows": len(rates),
                                              "Converged": interval.relative_half_width <= tr.HOLD_THROUGHPUT_RHW}
     return best[1]
