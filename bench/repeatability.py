@@ -25,13 +25,18 @@ Figures:
   |signed error| over every run and type of the real model (a failed step counts 100). The example
   model's error is printed for
   information only (its requests are short, so HTTP overhead weighs more).
-- adv_bound_ok: the one-user Advanced job's MaxInvocations ≤ 60,000 / (in-process ms per request) ×
-  1.03 — one user, one request at a time, cannot send more (3 % for timer noise). The in-process time is
-  the faster of the truth runs right before and after the job: the host's speed moves between them.
+- adv_bound_ok: the one-user Advanced job's MaxInvocations ≤ 60 × the in-process rate — one user, one
+  request at a time, cannot send more — where the rate is the upper end of the 95 % interval of the
+  faster truth run around the job (its per-second rates, with infrec's own interval for correlated
+  batches): the host's speed drifts ±17 % from second to second and stays so for ~10 s, so a truth run
+  is a measurement with an interval too. The strict form (the faster truth's mean × 1.03) is printed
+  beside it.
+- Information: how many runs' MaxInvocations intervals hold their configuration's median across the
+  runs (an honest 95 % interval should, nearly always).
 
 Knobs (environment): REPEATABILITY_RUNS (3), REPEATABILITY_TYPES (ml.c5.large,ml.m5.large,ml.c6i.large),
 REPEATABILITY_MODELS (example,real), REPEATABILITY_ADVANCED_TYPE (ml.c5.xlarge),
-REPEATABILITY_ADVANCED_SECONDS (60; 0 skips the Advanced job), REPEATABILITY_TRUTH_SECONDS (10, at
+REPEATABILITY_ADVANCED_SECONDS (60; 0 skips the Advanced job), REPEATABILITY_TRUTH_SECONDS (20, at
 least 3); infrec's own INFREC_TRIAL_SECONDS and INFREC_HOLD_SECONDS pass through to the jobs (unset: the
 runner's defaults).
 
@@ -161,12 +166,19 @@ def _truth_child(model_dir: str, payload_dir: str, content_types: str, seconds: 
         for p in payloads:
             flavour.invoke(p.body, p.content_type, None)
     n, t0, c0 = 0, time.perf_counter(), time.process_time()
+    series: list[float] = []                    # the rate of each second, for the truth's own interval
+    sec_n, sec_t = 0, t0
     while time.perf_counter() - t0 < seconds:   # whole cycles, so every payload weighs the same
         for p in payloads:
             flavour.invoke(p.body, p.content_type, None)
         n += len(payloads)
+        sec_n += len(payloads)
+        now = time.perf_counter()
+        if now - sec_t >= 1.0:
+            series.append(sec_n / (now - sec_t))
+            sec_n, sec_t = 0, now
     wall, cpu_s = time.perf_counter() - t0, time.process_time() - c0
-    print(json.dumps({"requests": n, "wall_s": wall, "cpu_s": cpu_s}))
+    print(json.dumps({"requests": n, "wall_s": wall, "cpu_s": cpu_s, "series": series}))
 
 
 def _truth(model: dict[str, Any], seconds: float) -> dict[str, float]:
@@ -186,7 +198,8 @@ def _truth(model: dict[str, Any], seconds: float) -> dict[str, float]:
         raise RuntimeError(f"truth measurement of {model['name']} failed: {err.strip()[-500:]}")
     doc = json.loads(out.strip().splitlines()[-1])
     rate = doc["requests"] / doc["wall_s"]
-    return {"rate": rate, "ms": 1000.0 / rate, "cpu_ms": doc["cpu_s"] / doc["requests"] * 1000.0}
+    return {"rate": rate, "ms": 1000.0 / rate, "cpu_ms": doc["cpu_s"] / doc["requests"] * 1000.0,
+            "series": doc.get("series") or [rate]}
 
 
 # -------------------------------------------------------------------- jobs
@@ -228,9 +241,23 @@ def _run_job(services: Any, req: dict[str, Any], timeout: float, active: list[st
     rate = (before["rate"] + after["rate"]) / 2
     truth = {"before": before["rate"], "after": after["rate"], "rate": rate, "ms": 1000.0 / rate,
              "before_at": before_at, "after_at": after_at,
+             "before_high": _high(before), "after_high": _high(after),
              "cpu_ms": (before["cpu_ms"] + after["cpu_ms"]) / 2}
     return {"name": name, "status": status, "steps": details["Steps"], "recs": recs, "seconds": seconds,
             "failure": details["Job"].get("FailureReason"), "model": model["name"], "truth": truth}
+
+
+def _high(truth: dict[str, Any]) -> float:
+    """The upper end of a truth run's 95 % interval (per-second rates, allowing for the host's
+    correlated drift: infrec.core.confidence.series_interval)."""
+    from infrec.core.confidence import series_interval
+
+    xs = truth["series"]
+    return float(series_interval(xs, center=truth["rate"]).high) if len(xs) >= 2 else float(truth["rate"])
+
+
+def _holds(iv: Any, value: float) -> bool:
+    return isinstance(iv, dict) and "Low" in iv and float(iv["Low"]) <= value <= float(iv["High"])
 
 
 def _truth_at(truth: dict[str, Any], at: float | None) -> float:
@@ -315,7 +342,7 @@ def main() -> int:
     wanted = _env_list("REPEATABILITY_MODELS", "example,real")
     adv_type = os.environ.get("REPEATABILITY_ADVANCED_TYPE") or "ml.c5.xlarge"
     adv_seconds = _env_int("REPEATABILITY_ADVANCED_SECONDS", 60, 0)
-    truth_seconds = float(_env_int("REPEATABILITY_TRUTH_SECONDS", 10, 3))
+    truth_seconds = float(_env_int("REPEATABILITY_TRUTH_SECONDS", 20, 3))
     unknown = sorted(set(wanted) - {"example", "real"})
     if unknown or not wanted:
         print(f"REPEATABILITY_MODELS: use example and/or real, not {','.join(unknown) or 'nothing'}", file=sys.stderr)
@@ -427,6 +454,7 @@ def main() -> int:
     console.print(t)
 
     per_config: dict[tuple[str, str], list[float | None]] = {}
+    intervals: dict[tuple[str, str], list[Any]] = {}
     errors: dict[tuple[str, str], list[float]] = {}
     truths: dict[tuple[str, str], list[float]] = {}
     run_ties: list[bool] = []
@@ -453,6 +481,7 @@ def main() -> int:
                 continue
             err = (r["max"] - true_max) / true_max * 100.0
             per_config.setdefault(key, []).append(float(r["max"]))
+            intervals.setdefault(key, []).append(r["interval"])
             truths.setdefault(key, []).append(true_max)
             errors.setdefault(key, []).append(err)
             t.add_row(itype, f"{vcpus[itype]:g} × {r['scale']:g} = {vcpus[itype] * r['scale']:g}",
@@ -467,11 +496,15 @@ def main() -> int:
                     "error against in-process rate × vCPUs; host = the same for the in-process truth "
                     "(the host's own drift), ratio = the spread of MaxInvocations / truth (info)")
     for col in ("model", "instance", "MaxInvocations per run", "median", "spread %", "host spread %",
-                "ratio spread %", "error % per run", "worst |error| %"):
+                "ratio spread %", "intervals holding the median", "error % per run", "worst |error| %"):
         t.add_column(col, justify="right")
     worst_spread, real_error = 0.0, 0.0
+    held, judged = 0, 0
     for (name, itype), values in per_config.items():
         got = [v for v in values if v is not None]
+        ivs = intervals.get((name, itype), [])
+        hold = sum(_holds(iv, statistics.median(got)) for iv in ivs) if got else 0
+        held, judged = held + hold, judged + len(values)
         if len(got) < len(values) or not got:
             spread = 100.0
         else:
@@ -492,7 +525,7 @@ def main() -> int:
                   ", ".join("FAILED" if v is None else f"{v:,.0f}" for v in values),
                   f"{statistics.median(got):,.0f}" if got else "-", f"{spread:.1f}",
                   "-" if math.isnan(host_spread) else f"{host_spread:.1f}",
-                  "-" if math.isnan(ratio_spread) else f"{ratio_spread:.1f}",
+                  "-" if math.isnan(ratio_spread) else f"{ratio_spread:.1f}", f"{hold}/{len(values)}",
                   ", ".join("-" if math.isinf(e) else f"{e:+.1f}" for e in errs),
                   "FAILED" if math.isinf(worst_err) else f"{worst_err:.1f}")
     console.print(t)
@@ -504,21 +537,28 @@ def main() -> int:
         # best speed this host showed around the job (the mean of the two is printed beside it).
         adv_ms = 1000.0 / max(adv["truth"]["before"], adv["truth"]["after"])
         mean_ms = adv["truth"]["ms"]
-        bound = 60_000.0 / adv_ms * ADV_TOLERANCE
+        strict = 60_000.0 / adv_ms * ADV_TOLERANCE
+        # The bound judged: the upper end of the faster truth's own 95 % interval. A truth run is
+        # itself a measurement on a host whose speed drifts for seconds at a time; the bound is what
+        # the model could have done at the fastest this host plausibly ran around the job. The old
+        # bug (4× over one user's reach) is far outside it; the strict 3 % bound is printed beside it.
+        bound = 60.0 * max(adv["truth"]["before_high"], adv["truth"]["after_high"])
         r = next((_step_row(s) for s in adv["steps"]), None)
         ok = r is not None and r["max"] is not None and r["max"] <= bound
+        strict_ok = r is not None and r["max"] is not None and r["max"] <= strict
         adv_text = "yes" if ok else "no"
         t = Table(title=f"one-user Advanced job ({adv_seconds} s, real model): a single user cannot send more than "
-                        f"60,000 / {adv_ms:.2f} ms × {ADV_TOLERANCE} per minute (the faster truth around the "
-                        f"job; their mean: {mean_ms:.2f} ms, {60_000.0 / mean_ms * ADV_TOLERANCE:,.0f}/min)")
+                        f"60 × the upper 95 % limit of the faster truth around the job ({bound:,.0f}/min); strict: "
+                        f"60,000 / {adv_ms:.2f} ms × {ADV_TOLERANCE} = {strict:,.0f}/min (their mean: {mean_ms:.2f} ms)")
         for col in ("instance", "vCPUs here", "MaxInvocations", "interval", "ModelLatency ms", "bound /min",
-                    "ok"):
+                    "ok", "strict bound /min", "strict ok"):
             t.add_column(col, justify="right")
         if r is None or r["max"] is None:
-            t.add_row(adv_type, "-", "FAILED", "-", "-", f"{bound:,.0f}", "no")
+            t.add_row(adv_type, "-", "FAILED", "-", "-", f"{bound:,.0f}", "no", f"{strict:,.0f}", "no")
         else:
             t.add_row(r["type"], f"{vcpus[adv_type]:g} × {r['scale']:g} = {vcpus[adv_type] * r['scale']:g}",
-                      f"{r['max']:,}", _fmt_interval(r["interval"]), str(r["latency"]), f"{bound:,.0f}", adv_text)
+                      f"{r['max']:,}", _fmt_interval(r["interval"]), str(r["latency"]), f"{bound:,.0f}", adv_text,
+                      f"{strict:,.0f}", "yes" if strict_ok else "no")
         console.print(t)
         if r is None or r["max"] is None:
             print(f"  {adv_type}: {(r or {}).get('failure') or adv.get('failure') or adv['status']}")
@@ -529,7 +569,8 @@ def main() -> int:
     knobs = "".join(f"{k}={os.environ[k]}; " for k in ("INFREC_TRIAL_SECONDS", "INFREC_HOLD_SECONDS")
                     if k in os.environ)
     print(f"runs: {runs} per model ({len(results)} Default jobs, {len(types)} types each), runs tied: "
-          f"{sum(run_ties)}/{len(run_ties)}; Advanced: {'1 job' if adv is not None else 'skipped'}; {knobs}"
+          f"{sum(run_ties)}/{len(run_ties)}; intervals holding their configuration's median across runs: "
+          f"{held}/{judged}; Advanced: {'1 job' if adv is not None else 'skipped'}; {knobs}"
           f"wall time {int(wall // 60)} min {wall % 60:.0f} s")
     print(f"repeatability: worst_spread={worst_spread:.1f} tie_detected={tie_text} real_error={real_text} "
           f"adv_bound_ok={adv_text}")
