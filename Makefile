@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck bench-loadgen bench-serving bench-fidelity bench-repeatability bench-ray bench-genai llamacpp bench-llamacpp clean
+.PHONY: demo test lint typecheck bench-loadgen bench-serving bench-fidelity bench-repeatability bench-host bench-ray bench-genai llamacpp bench-llamacpp clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,9 @@ bench-fidelity: $(STAMP)
 
 bench-repeatability: $(STAMP)
 	$(BIN)/python bench/repeatability.py
+
+bench-host: $(STAMP)
+	$(BIN)/python bench/host_noise.py
 
 bench-ray: $(STAMP)
 	$(BIN)/python bench/ray_executor.py
