@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from infrec.core.genai import (
@@ -118,3 +120,52 @@ def test_ties_on_throughput_rank_by_price_and_luck_does_not_win() -> None:
     assert rank_with_ties(cands, "throughput")[0][0] in (1, 3)
     cands[2]["ttft_ms"] = 50.0
     assert rank_with_ties(cands, "ttft-ms")[0][0] == 2
+
+
+# ------------------------------------------------------------------------- datasets
+def test_dataset_in_aiperf_single_turn_jsonl() -> None:
+    from infrec.core.genai import Prompt, SpecError, parse_dataset
+
+    data = b'{"text": "Hello there"}\n\n{"texts": ["part one", "part two"], "output_length": 7}\n'
+    assert parse_dataset(data) == (Prompt("Hello there"), Prompt("part one\n\npart two", 7))
+    bad = [(b'{"text": "a"}\nnot json\n', "line 2: not JSON"),
+           (b'["a"]', "line 1: must be a JSON object"),
+           (b'{"prompt": "a"}', 'give "text"'),
+           (b'{"text": "  "}', "the prompt is empty"),
+           (b'{"text": "a", "output_length": 0}', "output_length 0"),
+           (b'{"text": "a", "images": ["x.png"]}', "'images' is not supported"),
+           (b"\n\n", "no prompts"),
+           (b"\xff\xfe", "not UTF-8")]
+    for raw, why in bad:
+        with pytest.raises(SpecError, match=why):
+            parse_dataset(raw, where="s3://b/k")
+
+
+def test_dataset_sampling_and_payloads() -> None:
+    from infrec.core.genai import Prompt, SpecError, with_dataset
+    from infrec.loadgen.genai import build_payloads
+
+    prompts = [Prompt("one two three", 4), Prompt("four five"), Prompt("six", 2)]
+    spec = with_dataset(parse_workload({"output_tokens_mean": 9, "endpoint_type": "completions"}), prompts)
+    assert spec.dataset_type == "single_turn" and spec.to_doc()["dataset_prompts"] == 3
+    payloads, isl = build_payloads(spec)
+    bodies = [json.loads(p.body) for p in payloads]
+    assert [b["prompt"] for b in bodies] == ["one two three", "four five", "six"]       # file order
+    assert [b["max_tokens"] for b in bodies] == [4, 9, 2]          # output_length, else the spec's
+    assert isl == [3, 2, 1]                                           # words without a tokenizer
+    _, isl = build_payloads(spec, count_tokens=lambda t: 10 * len(t))
+    assert isl == [130, 90, 30]
+    shuffled = with_dataset(parse_workload({"dataset_sampling_strategy": "shuffle", "random_seed": 3}), prompts)
+    got = [json.loads(p.body)["messages"][0]["content"] for p in build_payloads(shuffled)[0]]
+    assert sorted(got) == sorted(p.text for p in prompts)             # every prompt once
+    pool = with_dataset(parse_workload({"custom_dataset_type": "random_pool"}), prompts)
+    assert pool.dataset_sampling == "random"
+    drawn = build_payloads(pool)[0]
+    assert len(drawn) >= 16 and {json.loads(p.body)["messages"][0]["content"] for p in drawn} == {
+        p.text for p in prompts}
+    with pytest.raises(SpecError, match="input_file"):
+        parse_workload({"input_file": "/etc/passwd"})
+    with pytest.raises(SpecError, match="custom_dataset_type"):
+        parse_workload({"custom_dataset_type": "multi_turn"})
+    with pytest.raises(SpecError, match="dataset_sampling_strategy"):
+        parse_workload({"dataset_sampling_strategy": "backwards"})

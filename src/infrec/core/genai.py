@@ -22,17 +22,27 @@ written for AIPerf means the same here::
     extra_inputs: {ignore_eos: true}
     request_timeout_seconds: 120
 
+Prompts from a dataset instead of synthetic ones: the AIWorkloadConfig's ``DatasetConfig`` channel
+holds AIPerf's ``single_turn`` JSONL (one request per line: ``{"text": "..."}`` or ``{"texts": [...]}``,
+optionally ``"output_length": <max_tokens>``), parsed by ``parse_dataset``; the spec says how they
+are drawn, as AIPerf does::
+
+    custom_dataset_type: single_turn     # or random_pool (drawn at random)
+    dataset_sampling_strategy: sequential   # sequential | random | shuffle
+
 infrec extensions: ``sla_percentile`` (50/90/99; default 90: an SLA holds when that percentile
 meets it), ``max_error_rate`` (default 0.01), ``max_concurrency`` (the search's ceiling, default
-64), ``engine_settings`` (environment variable → list of values, the engine parameters a
+64), ``confirmation_duration`` (seconds a recommendation job holds the concurrency it found before
+reporting it; default twice ``benchmark_duration``, 0 skips it), ``engine_settings`` (environment variable → list of values, the engine parameters a
 recommendation job searches, such as ``LLAMA_N_THREADS: [1, 2]``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from infrec.core.confidence import Interval, series_interval
@@ -50,6 +60,10 @@ SLA_METRICS = {  # AIPerf goodput names -> our SLA fields
 }
 MAX_LEVELS = 32
 MAX_PROMPTS = 512
+MAX_DATASET_PROMPTS = 10_000
+MAX_DATASET_BYTES = 32 * 1024 * 1024
+DATASET_TYPES = {"single_turn": "sequential", "random_pool": "random"}   # type -> its default sampling
+SAMPLING = ("sequential", "random", "shuffle")
 
 
 class SpecError(ValueError):
@@ -68,6 +82,60 @@ class Slas:
 
     def any(self) -> bool:
         return any(v is not None for v in (self.ttft_ms, self.itl_ms, self.e2e_ms))
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One request of a dataset: its text and, when the dataset says, its max_tokens."""
+
+    text: str
+    output_tokens: int | None = None
+
+
+def parse_dataset(data: bytes, where: str = "dataset") -> tuple[Prompt, ...]:
+    """Prompts from AIPerf's single_turn JSONL (module doc); SpecError naming the line otherwise.
+
+    ``texts`` (several text parts of one turn) are joined with a blank line; blank lines of the file
+    are skipped; images, audio and timestamps (multimodal or trace replay) are refused by name
+    rather than silently dropped, since the workload they describe is not the one that would run."""
+    if len(data) > MAX_DATASET_BYTES:
+        raise SpecError(f"{where}: {len(data)} bytes; the limit is {MAX_DATASET_BYTES}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{where}: not UTF-8 text (byte {exc.start})") from None
+    prompts: list[Prompt] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        at = f"{where}: line {number}"
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            raise SpecError(f"{at}: not JSON ({exc.msg})") from None
+        if not isinstance(rec, dict):
+            raise SpecError(f"{at}: must be a JSON object such as {{\"text\": \"...\"}}")
+        for unsupported in ("image", "images", "audio", "audios", "timestamp", "delay", "session_id", "turns"):
+            if unsupported in rec:
+                raise SpecError(f"{at}: {unsupported!r} is not supported (text prompts only, one turn each)")
+        if "text" in rec and isinstance(rec["text"], str):
+            body = rec["text"]
+        elif "texts" in rec and isinstance(rec["texts"], list) and rec["texts"] \
+                and all(isinstance(t, str) for t in rec["texts"]):
+            body = "\n\n".join(rec["texts"])
+        else:
+            raise SpecError(f"{at}: give \"text\" (a string) or \"texts\" (a list of strings)")
+        if not body.strip():
+            raise SpecError(f"{at}: the prompt is empty")
+        out = rec.get("output_length")
+        if out is not None and (isinstance(out, bool) or not isinstance(out, int) or not 1 <= out <= 65_536):
+            raise SpecError(f"{at}: output_length {out!r} must be a whole number from 1 to 65536")
+        prompts.append(Prompt(body, out))
+        if len(prompts) > MAX_DATASET_PROMPTS:
+            raise SpecError(f"{where}: more than {MAX_DATASET_PROMPTS} prompts")
+    if not prompts:
+        raise SpecError(f"{where}: no prompts (one JSON object per line, e.g. {{\"text\": \"Hello\"}})")
+    return tuple(prompts)
 
 
 @dataclass(frozen=True)
@@ -91,10 +159,18 @@ class WorkloadSpec:
     max_concurrency: int = 64
     engine_settings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     tokenizer: str | None = None
+    confirm_s: float | None = None            # confirmation_duration; None: twice benchmark_duration
+    dataset_type: str | None = None           # custom_dataset_type; None: synthetic prompts
+    dataset_sampling: str = "sequential"
+    dataset: tuple[Prompt, ...] = ()          # the prompts, once the job has read its DatasetConfig
 
     @property
     def path(self) -> str:
         return "/v1/chat/completions" if self.endpoint_type == "chat" else "/v1/completions"
+
+    @property
+    def confirmation_s(self) -> float:
+        return 2.0 * self.duration_s if self.confirm_s is None else self.confirm_s
 
     @property
     def open_loop(self) -> bool:
@@ -112,7 +188,9 @@ class WorkloadSpec:
                 "request_count": self.request_count, "benchmark_duration": self.duration_s,
                 "warmup_duration": self.warmup_s, "random_seed": self.seed,
                 "slas": {"ttft_ms": self.slas.ttft_ms, "itl_ms": self.slas.itl_ms, "e2e_ms": self.slas.e2e_ms,
-                         "max_error_rate": self.slas.max_error_rate, "percentile": self.slas.percentile}}
+                         "max_error_rate": self.slas.max_error_rate, "percentile": self.slas.percentile},
+                **({"custom_dataset_type": self.dataset_type, "dataset_sampling_strategy": self.dataset_sampling,
+                    "dataset_prompts": len(self.dataset)} if self.dataset_type else {})}
 
 
 def _num(doc: Mapping[str, Any], key: str, default: float | None, *, minimum: float = 0.0, integer: bool = False,
@@ -178,7 +256,7 @@ KNOWN_KEYS = frozenset({
     "synthetic_input_tokens_stddev", "output_tokens_mean", "output_tokens_stddev", "concurrency", "request_rate",
     "request_count", "benchmark_duration", "warmup_duration", "random_seed", "goodput", "extra_inputs",
     "request_timeout_seconds", "sla_percentile", "max_error_rate", "max_concurrency", "engine_settings",
-    "tokenizer", "slas",
+    "tokenizer", "slas", "confirmation_duration", "custom_dataset_type", "dataset_sampling_strategy", "input_file",
 })
 
 
@@ -234,6 +312,15 @@ def parse_workload(doc: Any) -> WorkloadSpec:
     tokenizer = doc.get("tokenizer")
     if tokenizer is not None and not isinstance(tokenizer, str):
         raise SpecError("tokenizer: must be the path of a tokenizer.json")
+    if "input_file" in doc:
+        raise SpecError("input_file: infrec reads a dataset from the AIWorkloadConfig's DatasetConfig (an S3 "
+                        "channel), never from a path on the server; put the JSONL there")
+    dtype = doc.get("custom_dataset_type")
+    if dtype is not None and dtype not in DATASET_TYPES:
+        raise SpecError(f"custom_dataset_type: {dtype!r} must be one of {', '.join(DATASET_TYPES)}")
+    sampling = doc.get("dataset_sampling_strategy", DATASET_TYPES.get(str(dtype), "sequential"))
+    if sampling not in SAMPLING:
+        raise SpecError(f"dataset_sampling_strategy: {sampling!r} must be one of {', '.join(SAMPLING)}")
     count = _num(doc, "request_count", None, minimum=1, integer=True, maximum=1_000_000)
     return WorkloadSpec(
         endpoint_type=etype, streaming=streaming, model=model,
@@ -249,7 +336,15 @@ def parse_workload(doc: Any) -> WorkloadSpec:
         seed=int(_num(doc, "random_seed", 0, integer=True) or 0), slas=slas, extra_inputs=dict(extra),
         timeout_s=_num(doc, "request_timeout_seconds", 120.0, minimum=1, maximum=3600) or 120.0,
         max_concurrency=int(_num(doc, "max_concurrency", 64, minimum=1, integer=True, maximum=4096) or 64),
-        engine_settings=engine, tokenizer=tokenizer)
+        engine_settings=engine, tokenizer=tokenizer, confirm_s=_num(doc, "confirmation_duration", None, maximum=3600),
+        dataset_type=dtype, dataset_sampling=str(sampling))
+
+
+def with_dataset(spec: WorkloadSpec, prompts: Sequence[Prompt]) -> WorkloadSpec:
+    """The spec with its dataset's prompts (single_turn unless the spec named a type)."""
+    if not prompts:
+        raise SpecError("dataset: no prompts")
+    return replace(spec, dataset=tuple(prompts), dataset_type=spec.dataset_type or "single_turn")
 
 
 def token_counts(mean: int, stddev: float, n: int, rng: Any) -> list[int]:

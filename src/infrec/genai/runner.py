@@ -256,6 +256,7 @@ class GenAIRunner:
             search = ConcurrencySearch(ceiling=spec.max_concurrency)
             best: LevelStats | None = None
             runs: dict[int, list[LevelStats]] = {}
+            passed: dict[int, LevelStats] = {}
             while (step := search.next()) is not None:
                 if cancel.is_set():
                     raise JobStopped
@@ -267,13 +268,16 @@ class GenAIRunner:
                 verdict = judge_level(stats, spec.slas)
                 search.record(c, verdict.verdict)
                 out["Levels"].append({**stats.to_doc(), "Verdict": verdict.verdict, "Reasons": list(verdict.reasons)})
-                if verdict.verdict == PASS and (best is None or c >= best.level):
-                    best = stats
+                if verdict.verdict == PASS:
+                    passed[c] = stats
+                    if best is None or c >= best.level:
+                        best = stats
                 elif verdict.verdict == FAIL and "Why" not in out and c == 1:
                     out["Why"] = "; ".join(verdict.reasons)
+            best = self._confirm(url, spec, best, runs, passed, out, cancel)
         finally:
             self.executor.stop(handle)
-        out["MaxConcurrency"] = search.best
+        out["MaxConcurrency"] = int(best.level) if best is not None else 0
         if best is not None:
             iv = best.tokens_per_s_interval()
             out.update(TokensPerSecond=best.output_tokens_per_s, TtftP90Ms=best.ttft_ms.get("p90"),
@@ -286,6 +290,31 @@ class GenAIRunner:
         elif "Why" not in out:
             out["Why"] = "no concurrency passed every SLA with 95 % confidence"
         return out
+
+    def _confirm(self, url: str, spec: WorkloadSpec, best: LevelStats | None, runs: dict[int, list[LevelStats]],
+                 passed: dict[int, LevelStats], out: dict[str, Any], cancel: threading.Event) -> LevelStats | None:
+        """Hold the concurrency the search found for `spec.confirmation_s` more and judge it on all its
+        runs, as a real-time job's confirmation hold does: the search's short runs decide where to
+        look, the reported figures rest on the longer evidence. A level that no longer passes gives
+        way to the largest lower one that did (its own figures; it is not held again)."""
+        if best is None or not spec.confirmation_s > 0:
+            return best
+        if cancel.is_set():
+            raise JobStopped
+        c = int(best.level)
+        run, _ = run_level(url, spec, c, duration_s=spec.confirmation_s, cancel=cancel, cpu_ids=self._cpus(),
+                           deadline_s=MAX_LEVEL_S + spec.confirmation_s)
+        runs[c].append(run)
+        stats = pool_levels(runs[c])
+        verdict = judge_level(stats, spec.slas)
+        out["Levels"].append({**stats.to_doc(), "Verdict": verdict.verdict, "Reasons": list(verdict.reasons),
+                              "Confirmation": True})
+        if verdict.verdict == PASS:
+            return stats
+        out.setdefault("Notes", []).append(f"concurrency {c} passed the search but not its confirmation hold "
+                                           f"({'; '.join(verdict.reasons) or verdict.verdict})")
+        lower = [k for k in passed if k < c]
+        return passed[max(lower)] if lower else None
 
     def _start(self, ep: Any, cancel: threading.Event) -> Any:
         """Start a configuration's endpoint; while endpoints of this process (a hosted one being

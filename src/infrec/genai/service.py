@@ -28,7 +28,16 @@ from sqlalchemy.orm import Session
 
 from infrec.core.arn import ArnBuilder, resource_name
 from infrec.core.errors import NotFoundError, ResourceInUseError, ValidationError
-from infrec.core.genai import SpecError, WorkloadSpec, parse_workload
+from infrec.core.genai import (
+    MAX_DATASET_BYTES,
+    MAX_DATASET_PROMPTS,
+    Prompt,
+    SpecError,
+    WorkloadSpec,
+    parse_dataset,
+    parse_workload,
+)
+from infrec.core.genai import with_dataset as add_dataset
 from infrec.core.paging import page
 from infrec.core.timestamps import within
 from infrec.store import Store
@@ -60,6 +69,34 @@ def parse_inline_spec(text: str, where: str = "AIWorkloadConfigs.WorkloadSpec.In
         return parse_workload(doc)
     except SpecError as exc:
         raise ValidationError(f"{where}: {exc}") from None
+
+
+def load_dataset(channels: list[dict[str, Any]]) -> tuple[Prompt, ...]:
+    """The prompts of every DatasetConfig channel, in order (AIPerf single_turn JSONL, one S3 object
+    each); ValidationException naming the channel's S3Uri and the line otherwise."""
+    from infrec.artifacts.errors import ArtifactError
+    from infrec.artifacts.uri import read_bytes
+
+    prompts: list[Prompt] = []
+    for i, ch in enumerate(channels):
+        where = f"DatasetConfig.InputDataConfig[{i}].DataSource.S3DataSource.S3Uri"
+        uri = ((ch.get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
+        if not uri:
+            raise ValidationError(f"{where}: give the S3 URI of a JSONL file of prompts")
+        if not str(uri).startswith("s3://"):
+            raise ValidationError(f"{where}: {uri!r}: infrec reads datasets from s3:// objects")
+        try:
+            data = read_bytes(uri, max_bytes=MAX_DATASET_BYTES)
+        except ArtifactError as exc:
+            raise ValidationError(f"{where}: {exc}") from None
+        try:
+            prompts.extend(parse_dataset(data, where=uri))
+        except SpecError as exc:
+            raise ValidationError(f"{where}: {exc}") from None
+    if len(prompts) > MAX_DATASET_PROMPTS:
+        raise ValidationError(f"DatasetConfig.InputDataConfig: {len(prompts)} prompts in all; the limit is "
+                              f"{MAX_DATASET_PROMPTS}")
+    return tuple(prompts)
 
 
 class GenAIService:
@@ -132,10 +169,12 @@ class GenAIService:
         if inline is None and not channels:
             raise ValidationError("AIWorkloadConfigs.WorkloadSpec.Inline: give a workload spec (JSON or YAML in "
                                   "AIPerf's terms)")
+        spec = parse_inline_spec(inline) if inline is not None else WorkloadSpec()
+        if spec.dataset_type and not channels:
+            raise ValidationError("AIWorkloadConfigs.WorkloadSpec.Inline: custom_dataset_type needs a dataset: give "
+                                  "DatasetConfig.InputDataConfig (an S3 channel of JSONL prompts)")
         if channels:
-            raise ValidationError("DatasetConfig.InputDataConfig: datasets are not supported by infrec yet; give "
-                                  "AIWorkloadConfigs.WorkloadSpec.Inline with synthetic token counts")
-        parse_inline_spec(inline or "")
+            load_dataset(channels)    # read now, so a dataset that cannot run is refused by name
         doc: dict[str, Any] = {k: req[k] for k in ("AIWorkloadConfigName", "DatasetConfig", "AIWorkloadConfigs", "Tags") if k in req}
         return {"AIWorkloadConfigArn": self._insert(WORKLOAD, name, doc, None)}
 
@@ -152,13 +191,20 @@ class GenAIService:
             s.delete(row)
         return {"AIWorkloadConfigArn": arn}
 
-    def workload_spec(self, identifier: str, field: str = "AIWorkloadConfigIdentifier") -> tuple[str, WorkloadSpec]:
+    def workload_spec(self, identifier: str, field: str = "AIWorkloadConfigIdentifier",
+                      with_dataset: bool = True) -> tuple[str, WorkloadSpec]:
+        """The workload's name and spec; with its dataset's prompts read from S3 (a job's start) unless
+        `with_dataset` is False (a create call, which only needs to know the config exists)."""
         try:
             doc = self.get(WORKLOAD, identifier)
         except NotFoundError:
             raise ValidationError(f"{field}: AIWorkloadConfig {resource_name(identifier)!r} does not exist") from None
-        inline = doc["AIWorkloadConfigs"]["WorkloadSpec"]["Inline"]
-        return doc["AIWorkloadConfigName"], parse_inline_spec(inline)
+        inline = ((doc.get("AIWorkloadConfigs") or {}).get("WorkloadSpec") or {}).get("Inline")
+        spec = parse_inline_spec(inline) if inline is not None else WorkloadSpec()
+        channels = (doc.get("DatasetConfig") or {}).get("InputDataConfig") or []
+        if channels and with_dataset:
+            spec = add_dataset(spec, load_dataset(channels))
+        return doc["AIWorkloadConfigName"], spec
 
     # ----------------------------------------------------------- AIBenchmarkJob
     def resolve_target(self, req: dict[str, Any]) -> str:
@@ -181,7 +227,7 @@ class GenAIService:
 
     def create_ai_benchmark_job(self, req: dict[str, Any]) -> dict[str, Any]:
         name = req["AIBenchmarkJobName"]
-        wl_name, _spec = self.workload_spec(req["AIWorkloadConfigIdentifier"])
+        wl_name, _spec = self.workload_spec(req["AIWorkloadConfigIdentifier"], with_dataset=False)
         self.resolve_target(req)
         _check_output(req["OutputConfig"]["S3OutputLocation"], "OutputConfig.S3OutputLocation")
         doc: dict[str, Any] = {k: req[k] for k in ("AIBenchmarkJobName", "BenchmarkTarget", "OutputConfig",
@@ -209,7 +255,7 @@ class GenAIService:
     # ------------------------------------------------------ AIRecommendationJob
     def create_ai_recommendation_job(self, req: dict[str, Any]) -> dict[str, Any]:
         name = req["AIRecommendationJobName"]
-        wl_name, spec = self.workload_spec(req["AIWorkloadConfigIdentifier"])
+        wl_name, spec = self.workload_spec(req["AIWorkloadConfigIdentifier"], with_dataset=False)
         if not spec.slas.any():
             raise ValidationError("AIWorkloadConfigIdentifier: the workload spec sets no SLA (goodput: "
                                   "'time_to_first_token:<ms> inter_token_latency:<ms>'); a recommendation needs one")

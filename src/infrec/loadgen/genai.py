@@ -4,7 +4,8 @@ forked, pinned worker processes, open and closed loop, per-second windows and ge
 with `infrec.loadgen.tokens.TokenWorker` recording TTFT, ITL and token counts per request.
 
 `run_level` builds the prompts (synthetic, seeded: AIPerf's mean/stddev token counts, one word per
-token for servers that count words, which a BPE tokenizer also mostly keeps as one token each),
+token for servers that count words, which a BPE tokenizer also mostly keeps as one token each; or
+the workload's dataset, drawn sequentially, shuffled or at random),
 runs the level for warm-up + duration (or until `request_count` answers), drops the warm-up
 windows and returns `core.genai.LevelStats`: throughput, output tokens/s, goodput, P50/P90/P99
 of TTFT, ITL and end-to-end latency, and per-batch values for intervals.
@@ -42,15 +43,46 @@ WORDS = tuple(_WORD_TEXT.split())
 PERCENTILES = (50, 90, 99)
 
 
-def build_payloads(spec: WorkloadSpec, n: int | None = None) -> tuple[list[Payload], list[int]]:
-    """Request bodies (and each one's input tokens) for `spec`, seeded so a rerun sends the same."""
+DATASET_DRAWS = 4096     # random sampling: this many draws, cycled by the engine
+
+
+def _dataset_order(spec: WorkloadSpec, rng: random.Random) -> list[int]:
+    """Which prompt each payload is, per the spec's sampling (AIPerf's names): sequential in file
+    order; shuffle: every prompt once in a seeded order; random: seeded draws with replacement."""
+    n = len(spec.dataset)
+    if spec.dataset_sampling == "random":
+        return [rng.randrange(n) for _ in range(max(n, min(DATASET_DRAWS, 16 * n)))]
+    order = list(range(n))
+    if spec.dataset_sampling == "shuffle":
+        rng.shuffle(order)
+    return order
+
+
+def build_payloads(spec: WorkloadSpec, n: int | None = None,
+                   count_tokens: Callable[[str], int] | None = None) -> tuple[list[Payload], list[int]]:
+    """Request bodies (and each one's input tokens) for `spec`, seeded so a rerun sends the same.
+
+    Synthetic prompts are words counted one token each; a dataset's prompts are counted with the
+    tokenizer when the spec has one, else by words (the server's ``usage.prompt_tokens``, when it
+    sends one, replaces either in the figures)."""
     rng = random.Random(spec.seed)
-    count = n or min(256, max(16, (spec.request_count or 0)))
-    isl = token_counts(spec.input_tokens_mean, spec.input_tokens_stddev, count, rng)
-    osl = token_counts(spec.output_tokens_mean, spec.output_tokens_stddev, count, rng)
+    texts: list[str]
+    isl: list[int]
+    osl: list[int]
+    if spec.dataset:
+        order = _dataset_order(spec, rng)
+        drawn = [spec.dataset[i] for i in order]
+        texts = [p.text for p in drawn]
+        isl = [count_tokens(t) if count_tokens else len(t.split()) for t in texts]
+        fallback = token_counts(spec.output_tokens_mean, spec.output_tokens_stddev, len(drawn), rng)
+        osl = [p.output_tokens or f for p, f in zip(drawn, fallback, strict=True)]
+    else:
+        count = n or min(256, max(16, (spec.request_count or 0)))
+        isl = token_counts(spec.input_tokens_mean, spec.input_tokens_stddev, count, rng)
+        osl = token_counts(spec.output_tokens_mean, spec.output_tokens_stddev, count, rng)
+        texts = [" ".join(rng.choice(WORDS) for _ in range(n_in)) for n_in in isl]
     payloads: list[Payload] = []
-    for i, (n_in, n_out) in enumerate(zip(isl, osl, strict=True)):
-        prompt = " ".join(rng.choice(WORDS) for _ in range(n_in))
+    for i, (prompt, n_out) in enumerate(zip(texts, osl, strict=True)):
         body: dict[str, Any] = {"model": spec.model, "max_tokens": n_out, "stream": spec.streaming}
         if spec.endpoint_type == "chat":
             body["messages"] = [{"role": "user", "content": prompt}]
@@ -81,7 +113,8 @@ def run_level(target: str, spec: WorkloadSpec, level: float, *, duration_s: floa
               deadline_s: float | None = None, on_window: Callable[[WindowStats], None] | None = None,
               path: str | None = None) -> tuple[LevelStats, LoadResult]:
     """Run one level: `level` users (closed loop) or req/s (open loop, when the spec has request_rate)."""
-    payloads, isl = build_payloads(spec)
+    tokenizer = load_tokenizer(spec.tokenizer)
+    payloads, isl = build_payloads(spec, count_tokens=tokenizer)
     measured = duration_s if duration_s is not None else spec.duration_s
     warm = 0.0 if spec.request_count else spec.warmup_s
     total_s = warm + measured
@@ -94,7 +127,7 @@ def run_level(target: str, spec: WorkloadSpec, level: float, *, duration_s: floa
         shape = Phases((Phase(initial_users=int(level), spawn_rate=0.0, duration_s=total_s),))
     s = spec.slas
     opts = TokenOptions(stream=spec.streaming, input_tokens=tuple(isl), ttft_sla_ms=s.ttft_ms, itl_sla_ms=s.itl_ms,
-                        e2e_sla_ms=s.e2e_ms, tokenizer=load_tokenizer(spec.tokenizer),
+                        e2e_sla_ms=s.e2e_ms, tokenizer=tokenizer,
                         max_requests=spec.request_count)
     extras: dict[int, list[tuple[Any, ...]]] = {}
     stop = cancel if spec.request_count is None else threading.Event()

@@ -77,6 +77,25 @@ def test_benchmark_and_recommendation_jobs(server: InfrecServer, aws_env: str) -
     assert levels[0]["TimeToFirstTokenMs"]["mean"] == pytest.approx(30, rel=0.2)
     assert levels[0]["InterTokenLatencyMs"]["mean"] == pytest.approx(5, rel=0.1)
     assert sm.list_ai_benchmark_jobs(StatusEquals="Completed")["AIBenchmarkJobs"][0]["AIBenchmarkJobName"] == "bench"
+
+    # The same endpoint with prompts from a dataset (AIPerf single_turn JSONL in S3): their lengths, not
+    # synthetic ones, are what the server sees (llmsim counts words in and honours max_tokens out).
+    s3.put_object(Bucket="genai", Key="data/prompts.jsonl", Body=(
+        b'{"text": "one two three four", "output_length": 3}\n{"text": "five six", "output_length": 5}\n'))
+    sm.create_ai_workload_config(
+        AIWorkloadConfigName="wl-data",
+        DatasetConfig={"InputDataConfig": [{"ChannelName": "prompts", "DataSource": {
+            "S3DataSource": {"S3Uri": "s3://genai/data/prompts.jsonl"}}}]},
+        AIWorkloadConfigs={"WorkloadSpec": {"Inline": "{concurrency: 1, request_count: 6, streaming: true}"}})
+    sm.create_ai_benchmark_job(AIBenchmarkJobName="bench-data", AIWorkloadConfigIdentifier="wl-data", RoleArn=ROLE,
+                               BenchmarkTarget={"Endpoint": {"Identifier": "sim"}},
+                               OutputConfig={"S3OutputLocation": "s3://genai/out"})
+    d = _wait(sm.describe_ai_benchmark_job, "AIBenchmarkJobStatus", AIBenchmarkJobName="bench-data")
+    assert d["AIBenchmarkJobStatus"] == "Completed", d.get("FailureReason")
+    doc = json.loads(s3.get_object(Bucket="genai", Key="out/bench-data/results.json")["Body"].read())
+    (level,) = doc["Levels"]
+    assert level["Successes"] == 6 and level["InputTokens"] == 3 * 4 + 3 * 2 and level["OutputTokens"] == 3 * 3 + 3 * 5
+    assert doc["Workload"]["custom_dataset_type"] == "single_turn" and doc["Workload"]["dataset_prompts"] == 2
     sm.delete_endpoint(EndpointName="sim")
 
     # Recommendation: the same simulator as the model, two slot settings; TTFT ≤ 60 ms at P90.
@@ -98,6 +117,14 @@ def test_benchmark_and_recommendation_jobs(server: InfrecServer, aws_env: str) -
     assert recs[0]["DeploymentConfiguration"]["ImageUri"] == "infrec/llmsim"
     assert {o["Key"] for o in s3.list_objects_v2(Bucket="genai", Prefix="rec/")["Contents"]} == {
         "rec/rec/recommendations.json"}
+    # What a recommendation reports is its level's confirmation hold pooled with the search's runs.
+    configs = json.loads(s3.get_object(Bucket="genai", Key="rec/rec/recommendations.json")["Body"].read())[
+        "Configurations"]
+    for c in configs:
+        held = [lv for lv in c["Levels"] if lv.get("Confirmation")]
+        assert len(held) == 1 and held[0]["Level"] == c["MaxConcurrency"] and held[0]["Verdict"] == "pass"
+        assert held[0]["OutputTokensPerSecond"] == pytest.approx(c["TokensPerSecond"], rel=1e-3)
+        assert held[0]["DurationSeconds"] > 2 * 2 - 0.5        # search run(s) + twice benchmark_duration
 
 
 def test_bad_requests_are_validation_exceptions_naming_the_field(server: InfrecServer, aws_env: str) -> None:
@@ -143,6 +170,22 @@ def test_bad_requests_are_validation_exceptions_naming_the_field(server: InfrecS
     d = _wait(sm.describe_ai_recommendation_job, "AIRecommendationJobStatus", AIRecommendationJobName="gpu")
     assert d["AIRecommendationJobStatus"] == "Failed" and "ml.g5.xlarge" in d["FailureReason"]
     assert "Recommendations" not in d
+    # Datasets: read at creation, refused by channel and line.
+    s3.put_object(Bucket="gpu", Key="data/bad.jsonl", Body=b'{"text": "fine"}\n{"text": 3}\n')
+    channel = {"ChannelName": "p", "DataSource": {"S3DataSource": {"S3Uri": "s3://gpu/data/bad.jsonl"}}}
+    with pytest.raises(ClientError) as err:
+        sm.create_ai_workload_config(AIWorkloadConfigName="data", DatasetConfig={"InputDataConfig": [channel]})
+    assert _code(err) == "ValidationException"
+    assert "DatasetConfig.InputDataConfig[0].DataSource.S3DataSource.S3Uri" in str(err.value)
+    assert "line 2" in str(err.value)
+    channel["DataSource"]["S3DataSource"]["S3Uri"] = "s3://gpu/data/missing.jsonl"
+    with pytest.raises(ClientError) as err:
+        sm.create_ai_workload_config(AIWorkloadConfigName="data", DatasetConfig={"InputDataConfig": [channel]})
+    assert _code(err) == "ValidationException" and "missing.jsonl" in str(err.value)
+    with pytest.raises(ClientError) as err:
+        sm.create_ai_workload_config(AIWorkloadConfigName="data", AIWorkloadConfigs={"WorkloadSpec": {
+            "Inline": "custom_dataset_type: single_turn"}})
+    assert _code(err) == "ValidationException" and "DatasetConfig" in str(err.value)
     with pytest.raises(ClientError) as err:
         sm.describe_ai_benchmark_job(AIBenchmarkJobName="nope")
     assert _code(err) == "ResourceNotFound"

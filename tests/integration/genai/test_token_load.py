@@ -63,3 +63,17 @@ def test_llmsim_refuses_bad_bodies_and_queues_beyond_its_slots(llmsim: Callable[
     # One slot, two users: each waits for the other's answer, so TTFT ≈ its own + half the other's.
     stats, _ = run_level(sim.url, _spec(concurrency=2, output_tokens_mean=6), 2)
     assert stats.ttft_ms["mean"] > 40 + 0.5 * (40 + 5 * 10) * 0.8
+
+
+def test_a_dataset_sends_its_prompts_and_their_output_lengths(llmsim: Callable[..., Sim]) -> None:
+    from infrec.core.genai import parse_dataset, with_dataset
+
+    sim = llmsim(ttft_ms=10, itl_ms=2)
+    prompts = parse_dataset(b'{"text": "alpha beta gamma", "output_length": 4}\n'
+                            b'{"texts": ["delta epsilon", "zeta eta theta iota kappa"], "output_length": 8}\n')
+    spec = with_dataset(_spec(concurrency=1, request_count=10, warmup_duration=0), prompts)
+    stats, _ = run_level(sim.url, spec, 1)
+    # One user, in file order: five of each prompt (3 and 7 words in, 4 and 8 tokens out).
+    assert stats.successes == 10
+    assert stats.input_tokens == 5 * 3 + 5 * 7
+    assert stats.output_tokens == 5 * 4 + 5 * 8
