@@ -147,7 +147,9 @@ def run_level(target: str, spec: WorkloadSpec, level: float, *, duration_s: floa
 
     result = run_load([target], payloads, shape, deadline_s=deadline_s or total_s + spec.timeout_s + 30.0,
                       content_type="application/json", timeout_s=spec.timeout_s, cancel=stop, on_window=watch,
-                      workers=workers, seed=spec.seed, max_connections=max(64, int(level) * 2 + 8),
+                      workers=workers,
+                      # a dataset's order is already in the payloads (sampling strategy): send them round-robin
+                      seed=None if spec.dataset else spec.seed, max_connections=max(64, int(level) * 2 + 8),
                       cpu_ids=cpu_ids, path=path or spec.path,
                       worker_factory=functools.partial(TokenWorker, opts=opts), on_parts=on_parts)
     return summarize(result, extras, level, spec, warm), result
