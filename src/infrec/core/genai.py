@@ -111,7 +111,7 @@ def parse_dataset(data: bytes, where: str = "dataset") -> tuple[Prompt, ...]:
         at = f"{where}: line {number}"
         try:
             rec = json.loads(line)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise SpecError(f"{at}: not JSON ({exc.msg})") from None
         if not isinstance(rec, dict):
             raise SpecError(f"{at}: must be a JSON object such as {{\"text\": \"...\"}}")
