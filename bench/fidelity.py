@@ -72,7 +72,7 @@ def main() -> int:
     vcpus = {e["name"]: float(e["vcpus"]) for e in entries}
     table = Table(title="fidelity: infrec/synthetic, known capacity = vCPUs × 1000 / service_ms")
     for col in ("service ms", "instance", "vCPUs", "scale", "true rps", "measured rps", "error %",
-                "true ms", "unloaded p50 ms", "error %", "ModelLatency ms (P95 at 85 %)"):
+                "true ms", "unloaded p50 ms", "error %", "ModelLatency ms (P95 at 85 %)", "host steal %"):
         table.add_column(col, justify="right")
     worst_tp, worst_lat = 0.0, 0.0
     try:
@@ -101,7 +101,7 @@ def main() -> int:
                 m = step.get("Metrics")
                 if not m:
                     table.add_row(str(ms), itype, f"{vcpus[itype]:g}", "-", f"{truth:.1f}", "FAILED", "-", "-", "-",
-                                  "-", (step.get("FailureReason") or "")[:40])
+                                  "-", (step.get("FailureReason") or "")[:40], "-")
                     worst_tp = max(worst_tp, 100.0)
                     continue
                 exact = (step.get("Details") or {}).get("MaxInvocationsExact", m["MaxInvocations"])
@@ -120,7 +120,8 @@ def main() -> int:
                 worst_lat = max(worst_lat, abs(lat_err))
                 table.add_row(str(ms), itype, f"{vcpus[itype]:g}", f"{step['EmulationScale']:g}", f"{truth:.1f}",
                               f"{measured:.1f}", f"{tp_err:+.1f}", f"{true_ms:.1f}", f"{unloaded:.1f}",
-                              f"{lat_err:+.1f}", str(m.get("ModelLatency")))
+                              f"{lat_err:+.1f}", str(m.get("ModelLatency")),
+                              f"{details['HostStealPercent']:.1f}" if "HostStealPercent" in details else "-")
     finally:
         services.close()
     console.print(table)

@@ -58,6 +58,7 @@ from infrec.core.emulation import Emulation
 from infrec.core.ratesearch import RateSearch, TrialOutcome, initial_rate_guess
 from infrec.core.recommend import StepMetrics, latency_objective
 from infrec.core.stats import LoadResult, WindowStats
+from infrec.core.steal import cpu_times, steal_percent
 from infrec.core.traffic import OpenLoop, Phase, Phases, StoppingConditions, from_sagemaker
 from infrec.executors.base import EndpointSpec, EndpointStartError
 from infrec.executors.pinning import control_plane_on
@@ -121,6 +122,15 @@ class _UsageSampler:
         if not chosen:
             return 0.0, 0.0
         return (sum(s[1] for s in chosen) / len(chosen), sum(s[2] for s in chosen) / len(chosen))
+
+
+def _host_cpu_times() -> tuple[int, ...] | None:
+    """This host's CPU counters (for the steal a step was measured under); None where unreadable."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            return cpu_times(f.read())
+    except OSError:
+        return None
 
 
 def _latency(stats: Any, percentile: str) -> float:
@@ -234,6 +244,7 @@ def measure_on(monitor: Any, handle: Any, source: ModelSource, environment: dict
     if refused:
         return StepMeasurement(None, refused, details)
     percentile, threshold = latency_objective(stopping)
+    steal_before = _host_cpu_times()
     with _UsageSampler(monitor, handle) as sampler:
         try:
             if serverless is not None and job_type == "Default":
@@ -251,6 +262,11 @@ def measure_on(monitor: Any, handle: Any, source: ModelSource, environment: dict
                                   max_concurrency=serverless.max_concurrency if serverless else None)
         except GeneratorBound as exc:
             return StepMeasurement(None, str(exc), details)
+        finally:
+            if not details.get("Node"):   # the endpoint ran on this host (not on a Ray node)
+                steal = steal_percent(steal_before, _host_cpu_times())
+                if steal is not None:
+                    details["HostStealPercent"] = round(steal, 2)
     health = monitor.health(handle)
     if health:
         return StepMeasurement(None, f"endpoint {health}", details)

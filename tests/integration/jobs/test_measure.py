@@ -148,6 +148,7 @@ def test_default_step_measures_capacity_not_a_rate_below_it(executor: LocalExecu
     assert len(cap["Parts"]) == 2, cap
     assert all(part["MedianLatencyMs"] >= 2 * result.details["UnloadedP50Ms"] for part in cap["Parts"]), cap
     assert result.details["MaxInvocationsInterval"]["Source"] == "capacity"
+    assert 0.0 <= result.details["HostStealPercent"] < 100.0     # read from /proc/stat around the step
     # The latency comes from an open-loop hold at ≤ 85 % of the first part's capacity, which kept up
     # (a latency that climbed is recorded, not failed, below a measured capacity).
     held = [t for t in result.details["Trials"] if t["Phase"] == "hold"]
