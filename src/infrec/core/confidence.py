@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Two-sided 95 % Student t quantiles by degrees of freedom.
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
@@ -90,18 +90,29 @@ def mean_interval(values: Sequence[float], center: float | None = None) -> Inter
     `center` lets a caller put the interval around a better point estimate with the same spread
     (a percentile from the merged histogram rather than the mean of per-batch percentiles).
     """
+    return _t_interval(_batches(values), center, tau=1.0)
+
+
+def _batches(values: Sequence[float]) -> list[float]:
     xs = [float(v) for v in values if not math.isnan(float(v))]
     if len(xs) < 2:
         raise ValueError(f"an interval needs at least 2 batches, got {len(xs)}")
-    mean = sum(xs) / len(xs)
-    var = sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
-    half = t95(len(xs) - 1) * math.sqrt(var / len(xs))
+    return xs
+
+
+def _t_interval(xs: list[float], center: float | None, tau: float) -> Interval:
+    """Student's t interval of the mean of `xs`, whose variance is widened by `tau` batches per
+    independent one (1: independent batches, with n − 1 degrees of freedom)."""
+    n = len(xs)
+    mean = sum(xs) / n
+    var = sum((x - mean) ** 2 for x in xs) / (n - 1)
+    df = n - 1 if tau <= 1.0 else max(1, math.floor(n / tau) - 1)
+    half = t95(df) * math.sqrt(var * tau / n)
     mid = mean if center is None else float(center)
     # Rates and latencies cannot be negative: a very skewed sample (a host stall in one batch) must
     # not print "-999 ms" as a bound.
     low = max(mid - half, 0.0) if min(xs) >= 0 else mid - half
-    return Interval(mid, low, mid + half, len(xs))
-
+    return Interval(mid, low, mid + half, n, effective_n=None if tau <= 1.0 else n / tau)
 
 
 def autocorrelation_time(values: Sequence[float]) -> float:
@@ -128,8 +139,6 @@ def autocorrelation_time(values: Sequence[float]) -> float:
         return 1.0
     total, previous = 0.0, math.inf
     for m in range(n // 2):
-        if 2 * m + 1 >= n:
-            break
         pair = gamma(2 * m) + gamma(2 * m + 1)
         if pair <= 0:
             break
@@ -143,15 +152,7 @@ def series_interval(values: Sequence[float], center: float | None = None) -> Int
     """The 95 % interval of the long-run mean of time-ordered batch values (see the module doc):
     the batch-means interval widened by the series' autocorrelation time τ, with the t quantile of
     n/τ effective batches. Equal to ``mean_interval`` when the batches are independent."""
-    xs = [float(v) for v in values if not math.isnan(float(v))]
-    if len(xs) < 2:
-        raise ValueError(f"an interval needs at least 2 batches, got {len(xs)}")
-    n = len(xs)
+    xs = _batches(values)
     tau = autocorrelation_time(xs)
-    mean = sum(xs) / n
-    var = sum((x - mean) ** 2 for x in xs) / (n - 1)
-    n_eff = n / tau
-    half = t95(max(1, math.floor(n_eff) - 1) if tau > 1.0 else n - 1) * math.sqrt(var * tau / n)
-    mid = mean if center is None else float(center)
-    low = max(mid - half, 0.0) if min(xs) >= 0 else mid - half
-    return Interval(mid, low, mid + half, n, effective_n=n_eff)
+    iv = _t_interval(xs, center, tau)
+    return iv if iv.effective_n is not None else replace(iv, effective_n=float(len(xs)))

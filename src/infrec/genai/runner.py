@@ -254,7 +254,6 @@ class GenAIRunner:
         try:
             url = handle.urls[0]
             search = ConcurrencySearch(ceiling=spec.max_concurrency)
-            best: LevelStats | None = None
             runs: dict[int, list[LevelStats]] = {}
             passed: dict[int, LevelStats] = {}
             while (step := search.next()) is not None:
@@ -270,11 +269,9 @@ class GenAIRunner:
                 out["Levels"].append({**stats.to_doc(), "Verdict": verdict.verdict, "Reasons": list(verdict.reasons)})
                 if verdict.verdict == PASS:
                     passed[c] = stats
-                    if best is None or c >= best.level:
-                        best = stats
                 elif verdict.verdict == FAIL and "Why" not in out and c == 1:
                     out["Why"] = "; ".join(verdict.reasons)
-            best = self._confirm(url, spec, best, runs, passed, out, cancel)
+            best = self._confirm(url, spec, passed[max(passed)] if passed else None, runs, passed, out, cancel)
         finally:
             self.executor.stop(handle)
         out["MaxConcurrency"] = int(best.level) if best is not None else 0
