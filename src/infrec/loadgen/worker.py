@@ -160,8 +160,10 @@ class Worker:
 
     def submit(self, intended: float, callback: Any) -> None:
         # Sends are counted in the window of their intended instant, so "completed / sent" over a
-        # span of windows is exact whatever the arrival process offered by chance.
-        k = max(0, int(intended - self.t0))
+        # span of windows is exact whatever the arrival process offered by chance. A send the
+        # scheduler made late, after its window was already reported, counts in the open window:
+        # never lost from the total.
+        k = max(self.win, int(intended - self.t0))
         self.sent_by_win[k] = self.sent_by_win.get(k, 0) + 1
         t = self._pick()
         if self.idle[t]:
