@@ -303,8 +303,15 @@ def test_steps_without_intervals_are_points() -> None:
     assert throughput_range(old) == (6000, 6000)
     assert cost_range(old) == (old["Metrics"]["CostPerInference"], old["Metrics"]["CostPerInference"])
     # Broken or partial intervals are ignored, not trusted.
-    for bad in ({"Low": 7000, "High": 5000}, {"Low": None, "High": 6100}, {"Low": "5900", "High": 6100}, [1, 2]):
+    # One batch has no spread: its Low = High is no interval (never shown as "CI 6,000–6,000").
+    for bad in ({"Low": 7000, "High": 5000}, {"Low": None, "High": 6100}, {"Low": "5900", "High": 6100}, [1, 2],
+                {"Low": 6000, "High": 6000, "Batches": 1}):
         assert throughput_range({**old, "Details": {"MaxInvocationsInterval": bad}}) == (6000, 6000)
+    from infrec.core.recommend import interval
+
+    assert interval({"MaxInvocationsInterval": {"Low": 6000, "High": 6000, "Batches": 1}}, "MaxInvocationsInterval") is None
+    assert interval({"MaxInvocationsInterval": {"Low": 5000, "High": 7000, "Batches": 2}},
+                    "MaxInvocationsInterval") == (5000, 7000)
     # The reported figure always lies in its range, even when the hold measured a little lower.
     assert throughput_range(ci(step(1, "ml.c5.large", 0.1, 6000, 20), 5800, 5950)) == (5800, 6000)
     # Points tie only when equal: equal throughput and price are a tie, nobody is best at it.

@@ -329,9 +329,13 @@ def _number(v: Any) -> float | None:
 
 
 def interval(details: Mapping[str, Any] | None, name: str) -> Range | None:
-    """(Low, High) of ``Details[name]`` (e.g. "MaxInvocationsInterval") when it is a usable interval."""
+    """(Low, High) of ``Details[name]`` (e.g. "MaxInvocationsInterval") when it is a usable interval:
+    one from a single batch has no spread (Low = High by construction) and is none."""
     iv = (details or {}).get(name)
     if not isinstance(iv, Mapping):
+        return None
+    batches = _number(iv.get("Batches"))
+    if batches is not None and batches < 2:
         return None
     low, high = _number(iv.get("Low")), _number(iv.get("High"))
     if low is None or high is None or low > high:

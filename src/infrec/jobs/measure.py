@@ -390,10 +390,13 @@ class _Capacity:
 
     @property
     def interval(self) -> Interval:
+        """The interval over however many batches there are (a short capacity run gives a wide one,
+        never a zero-width one); a single batch has no spread to show: a point with n = 1, which
+        readers of the doc (core.recommend.interval) treat as no interval."""
         iv = self.state.throughput
-        if iv is None or len(self.batches) < tr.HOLD_MIN_BATCHES:
+        if iv is None:
             return Interval(self.rps, self.rps, self.rps, 1)
-        return Interval(self.rps, min(iv.low, self.rps), max(iv.high, self.rps), iv.n)
+        return Interval(self.rps, min(iv.low, self.rps), max(iv.high, self.rps), iv.n, iv.level, iv.effective_n)
 
     def joined(self, other: _Capacity) -> _Capacity:
         return _Capacity(self.users, self.batches + other.batches, self.successes + other.successes,
