@@ -30,6 +30,10 @@ def test_spec_in_aiperf_terms() -> None:
     assert spec.path == "/v1/completions" and spec.levels() == (1.0, 4.0) and not spec.open_loop
     assert spec.slas.ttft_ms == 200 and spec.slas.itl_ms == 20 and spec.slas.e2e_ms is None
     assert parse_workload({"request_rate": 2.5}).open_loop
+    assert spec.copies_per_instance == (1,) and "copies_per_instance" not in spec.to_doc()
+    two = parse_workload({"copies_per_instance": [1, 2]})
+    assert two.copies_per_instance == (1, 2) and two.to_doc()["copies_per_instance"] == [1, 2]
+    assert parse_workload({"copies_per_instance": 4}).copies_per_instance == (4,)
 
 
 @pytest.mark.parametrize(("doc", "field"), [
@@ -37,6 +41,8 @@ def test_spec_in_aiperf_terms() -> None:
     ({"goodput": "ttft"}, "goodput"), ({"goodput": "speed:3"}, "goodput"), ({"streaming": "yes"}, "streaming"),
     ({"concurrency": 2, "request_rate": 1}, "request_rate"), ({"output_tokens_mean": 1.5}, "output_tokens_mean"),
     ({"bogus": 1}, "bogus"), ({"sla_percentile": 95}, "sla_percentile"), ([1], "mapping"),
+    ({"copies_per_instance": [0]}, "copies_per_instance[0]"), ({"copies_per_instance": [2, 2]}, "copies_per_instance"),
+    ({"copies_per_instance": 17}, "copies_per_instance"), ({"copies_per_instance": "2"}, "copies_per_instance[0]"),
 ])
 def test_bad_specs_name_the_field(doc: object, field: str) -> None:
     with pytest.raises(SpecError, match=field.replace("[", r"\[").replace("]", r"\]")):

@@ -34,7 +34,10 @@ infrec extensions: ``sla_percentile`` (50/90/99; default 90: an SLA holds when t
 meets it), ``max_error_rate`` (default 0.01), ``max_concurrency`` (the search's ceiling, default
 64), ``confirmation_duration`` (seconds a recommendation job holds the concurrency it found before
 reporting it; default twice ``benchmark_duration``, 0 skips it), ``engine_settings`` (environment variable → list of values, the engine parameters a
-recommendation job searches, such as ``LLAMA_N_THREADS: [1, 2]``).
+recommendation job searches, such as ``LLAMA_N_THREADS: [1, 2]``), ``copies_per_instance`` (a list of
+copy counts a recommendation job searches, default ``[1]``: n copies of the model on one instance,
+each inside 1/n of its vCPUs and memory, requests routed to the copy with the fewest outstanding, as
+SageMaker's inference components share an instance; CopyCountPerInstance in the recommendation).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ SLA_METRICS = {  # AIPerf goodput names -> our SLA fields
     "e2e": "e2e_ms",
 }
 MAX_LEVELS = 32
+MAX_COPIES = 16          # copies of a model on one instance (each gets 1/n of its vCPUs)
 MAX_PROMPTS = 512
 MAX_DATASET_PROMPTS = 10_000
 MAX_DATASET_BYTES = 32 * 1024 * 1024
@@ -158,6 +162,7 @@ class WorkloadSpec:
     timeout_s: float = 120.0
     max_concurrency: int = 64
     engine_settings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    copies_per_instance: tuple[int, ...] = (1,)
     tokenizer: str | None = None
     confirm_s: float | None = None            # confirmation_duration; None: twice benchmark_duration
     dataset_type: str | None = None           # custom_dataset_type; None: synthetic prompts
@@ -189,6 +194,7 @@ class WorkloadSpec:
                 "warmup_duration": self.warmup_s, "random_seed": self.seed,
                 "slas": {"ttft_ms": self.slas.ttft_ms, "itl_ms": self.slas.itl_ms, "e2e_ms": self.slas.e2e_ms,
                          "max_error_rate": self.slas.max_error_rate, "percentile": self.slas.percentile},
+                **({"copies_per_instance": list(self.copies_per_instance)} if self.copies_per_instance != (1,) else {}),
                 **({"custom_dataset_type": self.dataset_type, "dataset_sampling_strategy": self.dataset_sampling,
                     "dataset_prompts": len(self.dataset)} if self.dataset_type else {})}
 
@@ -257,6 +263,7 @@ KNOWN_KEYS = frozenset({
     "request_count", "benchmark_duration", "warmup_duration", "random_seed", "goodput", "extra_inputs",
     "request_timeout_seconds", "sla_percentile", "max_error_rate", "max_concurrency", "engine_settings",
     "tokenizer", "slas", "confirmation_duration", "custom_dataset_type", "dataset_sampling_strategy", "input_file",
+    "copies_per_instance",
 })
 
 
@@ -309,6 +316,9 @@ def parse_workload(doc: Any) -> WorkloadSpec:
         if not str(name).replace("_", "").isalnum() or not vals or len(vals) > 8:
             raise SpecError(f"engine_settings.{name}: give a variable name and 1 to 8 values")
         engine[str(name)] = tuple(str(v) for v in vals)
+    copies = tuple(int(c) for c in _levels(doc, "copies_per_instance", True)) or (1,)
+    if len(set(copies)) != len(copies) or max(copies) > MAX_COPIES or len(copies) > 8:
+        raise SpecError(f"copies_per_instance: give 1 to 8 different whole numbers from 1 to {MAX_COPIES}")
     tokenizer = doc.get("tokenizer")
     if tokenizer is not None and not isinstance(tokenizer, str):
         raise SpecError("tokenizer: must be the path of a tokenizer.json")
@@ -336,7 +346,7 @@ def parse_workload(doc: Any) -> WorkloadSpec:
         seed=int(_num(doc, "random_seed", 0, integer=True) or 0), slas=slas, extra_inputs=dict(extra),
         timeout_s=_num(doc, "request_timeout_seconds", 120.0, minimum=1, maximum=3600) or 120.0,
         max_concurrency=int(_num(doc, "max_concurrency", 64, minimum=1, integer=True, maximum=4096) or 64),
-        engine_settings=engine, tokenizer=tokenizer, confirm_s=_num(doc, "confirmation_duration", None, maximum=3600),
+        engine_settings=engine, copies_per_instance=copies, tokenizer=tokenizer, confirm_s=_num(doc, "confirmation_duration", None, maximum=3600),
         dataset_type=dtype, dataset_sampling=str(sampling))
 
 

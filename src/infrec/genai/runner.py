@@ -203,7 +203,7 @@ class GenAIRunner:
             image, base_env = engine_for(model_dir, framework)
             devices = host_devices()
             refusals: list[str] = []
-            configs: list[tuple[Any, dict[str, str]]] = []
+            configs: list[tuple[Any, dict[str, str], int]] = []
             names = list(spec.engine_settings)
             combos = list(itertools.product(*(spec.engine_settings[n] for n in names))) or [()]
             for tname in doc["ComputeSpec"]["InstanceTypes"]:
@@ -213,14 +213,15 @@ class GenAIRunner:
                     refusals.append(why)
                     continue
                 for combo in combos:
-                    configs.append((itype, {**base_env, **dict(zip(names, combo, strict=True))}))
+                    env = {**base_env, **dict(zip(names, combo, strict=True))}
+                    configs.extend((itype, env, copies) for copies in spec.copies_per_instance)
             if not configs:
                 raise RuntimeError("no instance type can run here: " + " | ".join(refusals))
             results: list[dict[str, Any]] = []
-            for i, (itype, env) in enumerate(configs):
+            for i, (itype, env, copies) in enumerate(configs):
                 if cancel.is_set():
                     raise JobStopped
-                res = self._measure_config(name, i, itype, env, image, model_dir, spec, cancel)
+                res = self._measure_config(name, i, itype, env, copies, image, model_dir, spec, cancel)
                 results.append(res)
                 self.service.update(RECOMMENDATION, name, RecommendationResults={"Configurations": results,
                                                                                  "Refused": refusals})
@@ -237,8 +238,8 @@ class GenAIRunner:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _measure_config(self, job: str, index: int, itype: Any, env: dict[str, str], image: str, model_dir: Path,
-                        spec: WorkloadSpec, cancel: threading.Event) -> dict[str, Any]:
+    def _measure_config(self, job: str, index: int, itype: Any, env: dict[str, str], copies: int, image: str,
+                        model_dir: Path, spec: WorkloadSpec, cancel: threading.Event) -> dict[str, Any]:
         from infrec.executors.base import EndpointSpec
 
         cpus, mem_gib = self.executor.capacity()
@@ -246,13 +247,16 @@ class GenAIRunner:
         # extrapolated); memory is not scaled below what the type gives while the host has it.
         scale = min(1.0, cpus / itype.vcpus)
         mem = min(itype.memory_bytes, int(mem_gib * 1024**3))
+        # n copies on one instance: n processes, each inside 1/n of the instance's vCPUs and memory
+        # (the executor's instances at scale/n), together exactly the one instance that is priced.
         ep = EndpointSpec(name=f"{job}-{index}", image=image, model_dir=model_dir, environment=dict(env),
-                          instance_type=itype, scale=scale, memory_limit_bytes=mem)
-        out: dict[str, Any] = {"InstanceType": itype.name, "EnvironmentVariables": env, "EmulationScale": scale,
-                               "Levels": []}
+                          instance_type=itype, instance_count=copies, scale=scale / copies,
+                          memory_limit_bytes=mem // copies)
+        out: dict[str, Any] = {"InstanceType": itype.name, "EnvironmentVariables": env, "CopyCountPerInstance": copies,
+                               "EmulationScale": scale, "Levels": []}
         handle = self._start(ep, cancel)
         try:
-            url = handle.urls[0]
+            url: str | list[str] = handle.urls[0] if copies == 1 else list(handle.urls)
             search = ConcurrencySearch(ceiling=spec.max_concurrency)
             runs: dict[int, list[LevelStats]] = {}
             passed: dict[int, LevelStats] = {}
@@ -288,7 +292,7 @@ class GenAIRunner:
             out["Why"] = "no concurrency passed every SLA with 95 % confidence"
         return out
 
-    def _confirm(self, url: str, spec: WorkloadSpec, best: LevelStats | None, runs: dict[int, list[LevelStats]],
+    def _confirm(self, url: str | list[str], spec: WorkloadSpec, best: LevelStats | None, runs: dict[int, list[LevelStats]],
                  passed: dict[int, LevelStats], out: dict[str, Any], cancel: threading.Event) -> LevelStats | None:
         """Hold the concurrency the search found for `spec.confirmation_s` more and judge it on all its
         runs, as a real-time job's confirmation hold does: the search's short runs decide where to
@@ -369,6 +373,7 @@ def recommendations(results: list[dict[str, Any]], doc: dict[str, Any], image: s
     pct = spec.slas.percentile
     for i, tied in ranked:
         r = passing[i]
+        copies = int(r.get("CopyCountPerInstance", 1))
         r["Rank"], r["TiedWithRanks"] = rank_of[i], sorted(rank_of[j] for j in tied)
         perf = [{"Metric": "max-concurrency", "Value": str(r["MaxConcurrency"]), "Unit": "requests"},
                 {"Metric": "throughput", "Stat": "mean", "Value": f"{r['TokensPerSecond']:.3f}",
@@ -383,16 +388,17 @@ def recommendations(results: list[dict[str, Any]], doc: dict[str, Any], image: s
                 perf.append({"Metric": metric_name, "Stat": f"p{pct if pct == 90 else 90}",
                              "Value": f"{r[key]:.3f}", "Unit": "ms"})
         out.append({
-            "RecommendationDescription": (f"{r['InstanceType']} with {r['EnvironmentVariables'] or 'defaults'}: "
+            "RecommendationDescription": (f"{r['InstanceType']} with {r['EnvironmentVariables'] or 'defaults'}"
+                                          + (f", {copies} copies of the model" if copies > 1 else "") + ": "
                                           f"up to {r['MaxConcurrency']} concurrent requests within the SLAs "
                                           f"(emulation scale {r['EmulationScale']:.2f})"
                                           + (f"; throughput tied with #{', #'.join(map(str, r['TiedWithRanks']))}"
                                              " (ranked by price among ties)" if r["TiedWithRanks"] else "")),
             "ModelDetails": {"InstanceDetails": [{"InstanceType": r["InstanceType"], "InstanceCount": 1,
-                                                  "CopyCountPerInstance": 1}]},
+                                                  "CopyCountPerInstance": copies}]},
             "DeploymentConfiguration": {"S3": [{"ChannelName": "model", "Uri": model_uri}], "ImageUri": image,
                                         "InstanceType": r["InstanceType"], "InstanceCount": 1,
-                                        "CopyCountPerInstance": 1, "EnvironmentVariables": r["EnvironmentVariables"]},
+                                        "CopyCountPerInstance": copies, "EnvironmentVariables": r["EnvironmentVariables"]},
             "ExpectedPerformance": perf})
     return out
 

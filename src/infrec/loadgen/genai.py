@@ -17,7 +17,7 @@ import functools
 import json
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from infrec.core.genai import LevelStats, WorkloadSpec, batch_size, token_counts
@@ -108,11 +108,13 @@ def load_tokenizer(path: str | None) -> Callable[[str], int] | None:
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
 
 
-def run_level(target: str, spec: WorkloadSpec, level: float, *, duration_s: float | None = None,
+def run_level(target: str | Sequence[str], spec: WorkloadSpec, level: float, *, duration_s: float | None = None,
               cancel: threading.Event | None = None, cpu_ids: list[int] | None = None, workers: int = 1,
               deadline_s: float | None = None, on_window: Callable[[WindowStats], None] | None = None,
               path: str | None = None) -> tuple[LevelStats, LoadResult]:
-    """Run one level: `level` users (closed loop) or req/s (open loop, when the spec has request_rate)."""
+    """Run one level: `level` users (closed loop) or req/s (open loop, when the spec has request_rate).
+    Several targets (the copies of a model on one instance) share the level: each request goes to the
+    one with the fewest outstanding, as SageMaker routes between inference component copies."""
     tokenizer = load_tokenizer(spec.tokenizer)
     payloads, isl = build_payloads(spec, count_tokens=tokenizer)
     measured = duration_s if duration_s is not None else spec.duration_s
@@ -145,7 +147,7 @@ def run_level(target: str, spec: WorkloadSpec, level: float, *, duration_s: floa
             if answered[0] >= spec.request_count or (cancel is not None and cancel.is_set()):
                 stop.set()  # type: ignore[union-attr]
 
-    result = run_load([target], payloads, shape, deadline_s=deadline_s or total_s + spec.timeout_s + 30.0,
+    result = run_load([target] if isinstance(target, str) else list(target), payloads, shape, deadline_s=deadline_s or total_s + spec.timeout_s + 30.0,
                       content_type="application/json", timeout_s=spec.timeout_s, cancel=stop, on_window=watch,
                       workers=workers,
                       # a dataset's order is already in the payloads (sampling strategy): send them round-robin

@@ -30,7 +30,8 @@ goodput: "time_to_first_token:60"
 max_concurrency: 2
 confirmation_duration: 2
 engine_settings:
-  INFREC_LLMSIM_MAX_CONCURRENCY: [1, 2]
+  INFREC_LLMSIM_MAX_CONCURRENCY: [1]
+copies_per_instance: [1, 2]
 """
 
 
@@ -99,7 +100,8 @@ def test_benchmark_and_recommendation_jobs(server: InfrecServer, aws_env: str) -
     assert doc["Workload"]["custom_dataset_type"] == "single_turn" and doc["Workload"]["dataset_prompts"] == 2
     sm.delete_endpoint(EndpointName="sim")
 
-    # Recommendation: the same simulator as the model, two slot settings; TTFT ≤ 60 ms at P90.
+    # Recommendation: the same simulator as the model, one slot per copy, one or two copies on the
+    # instance; TTFT ≤ 60 ms at P90.
     s3.put_object(Bucket="genai", Key="model/llmsim.json", Body=json.dumps(
         {"INFREC_LLMSIM_TTFT_MS": 30, "INFREC_LLMSIM_ITL_MS": 5}).encode())
     sm.create_ai_recommendation_job(
@@ -110,12 +112,17 @@ def test_benchmark_and_recommendation_jobs(server: InfrecServer, aws_env: str) -
               AIRecommendationJobName="rec")
     assert d["AIRecommendationJobStatus"] == "Completed", d.get("FailureReason")
     recs = d["Recommendations"]
-    by_slots = {r["DeploymentConfiguration"]["EnvironmentVariables"]["INFREC_LLMSIM_MAX_CONCURRENCY"]:
-                {p["Metric"]: p["Value"] for p in r["ExpectedPerformance"]} for r in recs}
-    # One slot: a second user waits a whole answer (85 ms) for its first token; two slots hold two.
-    assert by_slots["1"]["max-concurrency"] == "1" and by_slots["2"]["max-concurrency"] == "2"
-    assert float(by_slots["2"]["cost"]) < float(by_slots["1"]["cost"])       # twice the tokens/s, same price
+    by_copies = {r["DeploymentConfiguration"]["CopyCountPerInstance"]:
+                 {p["Metric"]: p["Value"] for p in r["ExpectedPerformance"]} for r in recs}
+    # One copy with one slot: a second user waits a whole answer (85 ms) for its first token; two
+    # copies on the instance, requests to the one with fewer outstanding, hold two.
+    assert by_copies[1]["max-concurrency"] == "1" and by_copies[2]["max-concurrency"] == "2"
+    assert float(by_copies[2]["cost"]) < float(by_copies[1]["cost"])       # twice the tokens/s, one instance's price
     assert recs[0]["DeploymentConfiguration"]["ImageUri"] == "infrec/llmsim"
+    two = next(r for r in recs if r["DeploymentConfiguration"]["CopyCountPerInstance"] == 2)
+    assert two["ModelDetails"]["InstanceDetails"] == [{"InstanceType": "ml.c5.large", "InstanceCount": 1,
+                                                       "CopyCountPerInstance": 2}]
+    assert "2 copies of the model" in two["RecommendationDescription"]
     assert {o["Key"] for o in s3.list_objects_v2(Bucket="genai", Prefix="rec/")["Contents"]} == {
         "rec/rec/recommendations.json"}
     # What a recommendation reports is its level's confirmation hold pooled with the search's runs.
