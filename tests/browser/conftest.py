@@ -42,9 +42,9 @@ def output_dir() -> Path:
 
 
 def job_env(home: Path) -> dict[str, str]:
-    # Short trials and holds: the figures are not under test, the pages are.
+    # Short trials and holds, no warm-up second: the figures are not under test, the pages are.
     return {"INFREC_HOME": str(home), "INFREC_TRIAL_SECONDS": "1", "INFREC_HOLD_SECONDS": "3",
-            "INFREC_HOST_LOCK": str(home / "host.lock")}
+            "INFREC_WARMUP_SECONDS": "0", "INFREC_HOST_LOCK": str(home / "host.lock")}
 
 
 @dataclass

@@ -133,3 +133,16 @@ def test_interval_of_non_negative_batches_never_goes_below_zero() -> None:
     iv = mean_interval([10.0, 12.0, 11.0, 2000.0], center=40.0)
     assert iv.low == 0.0 and iv.high > 1000
     assert mean_interval([-1.0, 1.0]).low < 0      # signed data keep their interval
+
+
+def test_warmup_seconds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infrec.core.trial import WARMUP_S
+    from infrec.jobs.measure import warmup_seconds
+
+    monkeypatch.delenv("INFREC_WARMUP_SECONDS", raising=False)
+    assert warmup_seconds() == WARMUP_S
+    monkeypatch.setenv("INFREC_WARMUP_SECONDS", "0")
+    assert warmup_seconds() == 0.0
+    for bad in ("-1", "31", "soon", "nan"):
+        monkeypatch.setenv("INFREC_WARMUP_SECONDS", bad)
+        assert warmup_seconds() == WARMUP_S

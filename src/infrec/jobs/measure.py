@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import logging
 import math
 import os
 import threading
@@ -72,6 +73,8 @@ DRAIN_MAX_S = 30.0
 HOLD_STEP_DOWN = 0.95
 HOLD_ATTEMPTS = 6
 ARRIVAL_ENV = "INFREC_ARRIVAL"
+log = logging.getLogger("infrec.measure")
+WARMUP_ENV = "INFREC_WARMUP_SECONDS"
 PAYLOAD_CHECK_S = 30.0
 PAYLOAD_CHECK_MAX = 50
 LEVEL_MIN_WINDOWS = 3
@@ -142,6 +145,24 @@ def default_arrival() -> str:
     and evenly spaced requests hide the queueing that bursts cause."""
     value = os.environ.get(ARRIVAL_ENV, "poisson").strip().lower()
     return value if value in ("poisson", "uniform") else "poisson"
+
+
+def warmup_seconds() -> float:
+    """Whole seconds at the start of every trial that are measured by nobody: INFREC_WARMUP_SECONDS
+    (0 to 30; default 1, core.trial.WARMUP_S). The first second of a trial carries connection set-up
+    and the endpoint's cold caches; 0 is for runs whose figures nobody reads (behaviour tests, a
+    smoke check), which it makes about a second shorter per trial."""
+    raw = os.environ.get(WARMUP_ENV, "").strip()
+    if not raw:
+        return tr.WARMUP_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 30:
+        log.warning("%s=%r is not a number of seconds from 0 to 30: using %g", WARMUP_ENV, raw, tr.WARMUP_S)
+        return tr.WARMUP_S
+    return value
 
 
 def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSource, environment: dict[str, str],
@@ -422,6 +443,7 @@ class _Search:
         self.slots = max(1, slots)
         self.workers = 1
         self.arrival = default_arrival()
+        self.warmup_s = warmup_seconds()
         self.unloaded_ms = 10.0
         self.trials: list[dict[str, Any]] = []
         self.generator_busy_max = 0.0
@@ -586,7 +608,7 @@ class _Search:
         return replace(held, full_rps=emu.to_full(capacity.rps), cpu_percent=cpu, rss_bytes=max(rss, held.rss_bytes))
 
     def _out_of_time(self, seconds: float) -> bool:
-        return self.cancel.is_set() or time.time() + tr.WARMUP_S + seconds + 2.0 > self.deadline
+        return self.cancel.is_set() or time.time() + self.warmup_s + seconds + 2.0 > self.deadline
 
     # ------------------------------------------------------------------ hold
     def _hold(self, rate: float, queue_gate: bool = True) -> Outcome | None:
@@ -602,7 +624,7 @@ class _Search:
             cap = self.hold_seconds
             if self._out_of_time(min(cap, 3 * self.min_measured_s)):
                 break
-            cap = min(cap, max(self.deadline - time.time() - tr.WARMUP_S - 3.0, self.min_measured_s))
+            cap = min(cap, max(self.deadline - time.time() - self.warmup_s - 3.0, self.min_measured_s))
             per_batch = tr.batch_windows(rate)
             live = _HoldTracker(self.percentile, per_batch)
 
@@ -684,7 +706,7 @@ class _Search:
     def _offer(self, rate: float, measured_s: float, phase: str,
                enough: Callable[[list[WindowStats]], bool] | None, drain_s: float,
                users: int | None = None) -> _TrialRun | None:
-        warm = math.ceil(tr.WARMUP_S)
+        warm = math.ceil(self.warmup_s)
         whole = warm + math.ceil(measured_s) + 1         # + the drain window, discarded
         stop = threading.Event()
         seen: list[WindowStats] = []
@@ -991,7 +1013,7 @@ def _serverless_load(urls: list[str], payloads: list[Payload], content_type: str
     users = config.max_concurrency
     trials: list[dict[str, Any]] = []
     details["Trials"] = trials
-    warm = math.ceil(tr.WARMUP_S)
+    warm = math.ceil(warmup_seconds())
     measured_s = max(hold_seconds, 3.0)
     while not cancel.is_set():
         whole = warm + math.ceil(measured_s) + 1

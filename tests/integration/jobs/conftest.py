@@ -51,7 +51,8 @@ def wait_no_endpoints(home: Path, timeout_s: float = 10.0) -> list[psutil.Proces
 
 
 def job_env(home: Path) -> dict[str, str]:
-    # Short trials and holds (figures are not under test here); a lock of its own, so a benchmark
-    # someone runs on this host meanwhile does not queue the test (test_hostlock covers the lock).
+    # Short trials and holds, no warm-up second (figures are not under test here); a lock of its
+    # own, so a benchmark someone runs on this host meanwhile does not queue the test
+    # (test_hostlock covers the lock).
     return {"INFREC_HOME": str(home), "INFREC_TRIAL_SECONDS": "1", "INFREC_HOLD_SECONDS": "2",
-            "INFREC_HOST_LOCK": str(home / "host.lock")}
+            "INFREC_WARMUP_SECONDS": "0", "INFREC_HOST_LOCK": str(home / "host.lock")}

@@ -185,9 +185,11 @@ class _NoUsage:
         return 0.0, 0.0
 
 
-def test_capacity_raises_users_until_an_io_bound_server_queues(tmp_path: Path) -> None:
+def test_capacity_raises_users_until_an_io_bound_server_queues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # 8 requests at a time, 20 ms each (sleeping, not computing): 400 req/s, and 4 users (the CPU-bound
     # guess for one slot) leave it idle. The capacity trial must double its users until requests wait.
+    # (A server that sleeps has no cold cache to warm: its trials skip the warm-up second.)
+    monkeypatch.setenv("INFREC_WARMUP_SECONDS", "0")
     import subprocess
     import sys
     proc = subprocess.Popen([sys.executable, "-c", IO_BOUND_SERVER, "8"], stdout=subprocess.PIPE, text=True)
