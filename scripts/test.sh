@@ -26,33 +26,46 @@ fi
 #   polls in right_size, 30 s before deploy's first poll); it opens the first gate when its job has
 #   stopped measuring (or when it ends);
 # - tests/integration/api (no measurement asserted) starts at that gate;
+# - the behaviour tests (BEHAVIOUR below: the browser, hosting and other jobs whose figures are not
+#   asserted) start at that gate too, in a process of their own;
 # - the rest starts at once with tests/unit and tests/security (no endpoint, no load), runs the other
-#   tests that measure nothing after the first gate, and the measuring ones once the api tests end.
+#   tests that measure nothing after the first gate, and the measuring ones once the api and
+#   behaviour tests have ended.
 mkdir -p build/test-output
 tmp=$(mktemp -d /tmp/infrec-test.XXXXXX)
 gate=$tmp/sdk-measured
 api_done=$tmp/api-done
+behaviour_done=$tmp/behaviour-done
 sdk_log=build/test-output/sdk-tests.log
 api_log=build/test-output/api-tests.log
+behaviour_log=build/test-output/behaviour-tests.log
+BEHAVIOUR=(tests/browser tests/integration/hosting tests/integration/jobs/test_accelerators.py
+           tests/integration/jobs/test_jobs_vpc.py tests/integration/jobs/test_serverless_existing.py)
 ( INFREC_TEST_GATE=$gate $BIN/python -m pytest -p no:cacheprovider tests/integration/sdk >"$sdk_log" 2>&1
   echo $? >"$tmp/sdk-rc"; touch "$gate" ) &
 sdk_pid=$!
 ( INFREC_TEST_WAIT_GATE=$gate $BIN/python -m pytest -p no:cacheprovider tests/integration/api >"$api_log" 2>&1
   echo $? >"$tmp/api-rc"; touch "$api_done" ) &
 api_pid=$!
+( INFREC_TEST_WAIT_GATE=$gate $BIN/python -m pytest -p no:cacheprovider "${BEHAVIOUR[@]}" >"$behaviour_log" 2>&1
+  echo $? >"$tmp/behaviour-rc"; touch "$behaviour_done" ) &
+behaviour_pid=$!
 cleanup() {
-  for pid in $sdk_pid $api_pid; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
+  for pid in $sdk_pid $api_pid $behaviour_pid; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 rc=0
-INFREC_TEST_WAIT_GATE=$gate INFREC_TEST_WAIT_LIGHT=$api_done \
-  $BIN/python -m pytest --ignore=tests/integration/sdk --ignore=tests/integration/api || rc=$?
-wait $sdk_pid $api_pid || true
-for part in api sdk; do
+ignores=(--ignore=tests/integration/sdk --ignore=tests/integration/api)
+for path in "${BEHAVIOUR[@]}"; do ignores+=("--ignore=$path"); done
+INFREC_TEST_WAIT_GATE=$gate INFREC_TEST_WAIT_LIGHT=$api_done:$behaviour_done \
+  $BIN/python -m pytest "${ignores[@]}" || rc=$?
+wait $sdk_pid $api_pid $behaviour_pid || true
+for part in api behaviour sdk; do
   log=build/test-output/$part-tests.log
   part_rc=$(cat "$tmp/$part-rc" 2>/dev/null || echo 1)
-  echo "================ tests/integration/$part (run beside the rest; $log) ================"
-  if [ "$part_rc" -eq 0 ]; then tail -n 3 "$log"; else cat "$log"; echo "*** tests/integration/$part FAILED (exit $part_rc) ***"; [ $rc -ne 0 ] || rc=$part_rc; fi
+  what="tests/integration/$part"; [ "$part" != behaviour ] || what="${BEHAVIOUR[*]}"
+  echo "================ $what (run beside the rest; $log) ================"
+  if [ "$part_rc" -eq 0 ]; then tail -n 3 "$log"; else cat "$log"; echo "*** $what FAILED (exit $part_rc) ***"; [ $rc -ne 0 ] || rc=$part_rc; fi
 done
 exit $rc

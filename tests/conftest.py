@@ -126,14 +126,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 # Tests that assert no measured figure run first: they give the quickest answer, and they are what
-# `scripts/test.sh` lets overlap the SageMaker SDK module and the api tests, which run in pytest
-# processes of their own beside this one. Some start endpoints or run a job (Ray placement, a
-# server restart) but only check behaviour; the tests after them assert figures (rates, latencies,
-# quotas) and so run with the CPUs to themselves. The order inside each group is pytest's own.
+# `scripts/test.sh` lets overlap the SageMaker SDK module, the api tests and the behaviour tests
+# (browser, hosting, ...), which run in pytest processes of their own beside this one. Some start
+# endpoints or run a job (Ray placement, a Default job through the CLI or boto3) but only check
+# behaviour; the tests after them assert figures (rates, latencies, quotas) and so run with the
+# CPUs to themselves. The order inside each group is pytest's own.
 LIGHT_FIRST = ("tests/unit/", "tests/security/", "tests/integration/api/", "tests/integration/artifacts/",
                "tests/integration/vpc/", "tests/integration/serving/", "tests/integration/executors/test_ray.py",
                "tests/integration/executors/test_hostlock.py", "tests/integration/executors/test_budget.py",
-               "tests/integration/executors/test_pinning.py", "tests/integration/executors/test_loadgen_cpus.py")
+               "tests/integration/executors/test_pinning.py", "tests/integration/executors/test_loadgen_cpus.py",
+               "tests/integration/jobs/test_cli.py", "tests/integration/jobs/test_jobs_boto3.py",
+               "tests/integration/jobs/test_job_states.py", "tests/integration/jobs/test_joblog.py")
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -144,10 +147,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items.sort(key=group)
 
 
-# The gates of `scripts/test.sh` (three pytest processes): before the SDK module's job has stopped
+# The gates of `scripts/test.sh` (four pytest processes): before the SDK module's job has stopped
 # measuring, only tests that start no endpoint and drive no load run here (BEFORE_GATE); before the
-# api tests running beside this process have ended, only tests that measure nothing (LIGHT_FIRST).
-# So the SDK job and the api tests never share the CPUs with a measuring test.
+# api and behaviour tests running beside this process have ended (INFREC_TEST_WAIT_LIGHT: their
+# files, separated by os.pathsep), only tests that measure nothing (LIGHT_FIRST). So the SDK job
+# and the tests beside this process never share the CPUs with a measuring test.
 BEFORE_GATE = ("tests/unit/", "tests/security/")
 GATE_WAIT_S = 900.0
 _passed: set[str] = set()
@@ -156,11 +160,11 @@ _passed: set[str] = set()
 def _wait_for_file(env: str) -> None:
     import time
 
-    path = os.environ.get(env)
-    if not path or env in _passed:
+    paths = [Path(p) for p in os.environ.get(env, "").split(os.pathsep) if p]
+    if not paths or env in _passed:
         return
     end = time.monotonic() + GATE_WAIT_S
-    while not Path(path).exists() and time.monotonic() < end:
+    while not all(p.exists() for p in paths) and time.monotonic() < end:
         time.sleep(0.2)
     _passed.add(env)
 
