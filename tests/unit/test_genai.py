@@ -175,3 +175,25 @@ def test_dataset_sampling_and_payloads() -> None:
         parse_workload({"custom_dataset_type": "multi_turn"})
     with pytest.raises(SpecError, match="dataset_sampling_strategy"):
         parse_workload({"dataset_sampling_strategy": "backwards"})
+
+
+def test_copies_share_an_instance_only_in_equal_whole_or_unit_fraction_parts() -> None:
+    from infrec.core.genai import copies_refusal
+
+    # (instance vCPUs, copies): whole CPUs each, or 1/k of a CPU each (k copies per CPU), or both.
+    for fits in ((1, 1), (1, 2), (1, 3), (2, 2), (2, 4), (4, 2), (3, 2), (8, 16), (0.5, 1), (0.7, 1)):
+        assert copies_refusal(*fits) is None, fits
+    # 2/3, 3/4, 7/4 and 8/3 of a CPU each would split a CPU between copies unevenly.
+    for uneven in ((2, 3), (3, 4), (7, 4), (8, 3)):
+        why = copies_refusal(*uneven)
+        assert why is not None and f"{uneven[1]} copies" in why and "divides" in why, uneven
+    assert copies_refusal(2, 0) is not None
+
+
+def test_a_recommendation_job_tries_every_engine_setting_with_every_copy_count() -> None:
+    spec = parse_workload({"engine_settings": {"LLAMA_N_THREADS": [1, 2], "LLAMA_N_BATCH": 256},
+                           "copies_per_instance": [1, 2]})
+    assert spec.variants() == [
+        ({"LLAMA_N_THREADS": "1", "LLAMA_N_BATCH": "256"}, 1), ({"LLAMA_N_THREADS": "1", "LLAMA_N_BATCH": "256"}, 2),
+        ({"LLAMA_N_THREADS": "2", "LLAMA_N_BATCH": "256"}, 1), ({"LLAMA_N_THREADS": "2", "LLAMA_N_BATCH": "256"}, 2)]
+    assert parse_workload({}).variants() == [({}, 1)]

@@ -143,6 +143,8 @@ def test_warmup_seconds_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     assert warmup_seconds() == WARMUP_S
     monkeypatch.setenv("INFREC_WARMUP_SECONDS", "0")
     assert warmup_seconds() == 0.0
+    monkeypatch.setenv("INFREC_WARMUP_SECONDS", "0.5")
+    assert warmup_seconds() == 1.0                  # whole windows: what is dropped is what is budgeted
     for bad in ("-1", "31", "soon", "nan"):
         monkeypatch.setenv("INFREC_WARMUP_SECONDS", bad)
         assert warmup_seconds() == WARMUP_S

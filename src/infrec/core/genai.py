@@ -42,6 +42,7 @@ SageMaker's inference components share an instance; CopyCountPerInstance in the 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -180,6 +181,14 @@ class WorkloadSpec:
     @property
     def open_loop(self) -> bool:
         return bool(self.request_rate)
+
+    def variants(self) -> list[tuple[dict[str, str], int]]:
+        """What a recommendation job tries on each instance type: every combination of the engine
+        settings × every copy count, in the spec's order (the first setting varies slowest)."""
+        names = list(self.engine_settings)
+        combos = itertools.product(*(self.engine_settings[n] for n in names))
+        return [(dict(zip(names, combo, strict=True)), copies) for combo in combos
+                for copies in self.copies_per_instance]
 
     def levels(self) -> tuple[float, ...]:
         return self.request_rate if self.open_loop else tuple(float(c) for c in self.concurrency)
@@ -569,6 +578,27 @@ class ConcurrencySearch:
             if nxt is not None and nxt <= lo:
                 nxt = None
         self.pending = nxt
+
+
+def copies_refusal(instance_vcpus: float, copies: int) -> str | None:
+    """Why `copies` copies cannot share an instance of `instance_vcpus` vCPUs evenly, or None.
+
+    A copy is held to its share of the instance like any endpoint instance: whole CPUs, plus a
+    fraction of one more that it shares. n equal shares fill the instance's CPUs exactly only when
+    that fraction is 0 or 1/k (k copies share each such CPU): 2 copies of 3 vCPUs (1 + 1/2 each) or
+    3 of 1 (1/3 each) do; 3 copies of 2 vCPUs (2/3 each) would need a CPU split across copies, and
+    under CPU affinity alone (no cgroup quota) they would spread over three CPUs and read 50 % fast."""
+    if copies < 1 or instance_vcpus <= 0:
+        return f"copies_per_instance: {copies} copies of an instance of {instance_vcpus:g} vCPUs is not a size"
+    if copies == 1:        # the instance itself, as every other endpoint runs
+        return None
+    share = instance_vcpus / copies
+    frac = share - math.floor(share + 1e-9)
+    if frac < 1e-9 or abs(1.0 / frac - round(1.0 / frac)) < 1e-6:
+        return None
+    return (f"{copies} copies cannot share the instance's {instance_vcpus:g} vCPUs on this host evenly: each would "
+            f"get {share:.3g} vCPUs, and a copy's part of a CPU must be 1/2, 1/3, ... of it; use a copy count that "
+            f"divides {instance_vcpus:g} or is a multiple of it")
 
 
 def cost_per_million_tokens(hourly_price: float, instances: int, tokens_per_s: float) -> float | None:

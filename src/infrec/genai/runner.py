@@ -6,8 +6,9 @@ target with the token-aware generator (`loadgen.genai.run_level`), figures in De
 (`BenchmarkResults`, an infrec extension boto3 ignores) and as files under
 ``OutputConfig.S3OutputLocation/<job>/`` (``results.json``, ``results.csv``).
 
-AIRecommendationJob: for every instance type × engine setting, an endpoint of the model's image is
-started on the executor, the largest concurrency meeting every SLA is searched with 95 % intervals
+AIRecommendationJob: for every instance type × engine setting × copies per instance, an endpoint of
+the model's image is started on the executor (n copies: n processes, each in 1/n of the instance), the
+largest concurrency meeting every SLA is searched with 95 % intervals
 (`core.genai.ConcurrencySearch`, `judge_level`: an undecided level is measured again, longer, and
 never passes on one sample), the configuration is costed per 1M output tokens, and the passing
 configurations are ranked by the PerformanceTarget's first metric into Recommendations.
@@ -24,7 +25,6 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import itertools
 import json
 import logging
 import queue
@@ -42,6 +42,7 @@ from infrec.core.genai import (
     ConcurrencySearch,
     LevelStats,
     WorkloadSpec,
+    copies_refusal,
     cost_per_million_tokens,
     judge_level,
     pool_levels,
@@ -204,17 +205,13 @@ class GenAIRunner:
             devices = host_devices()
             refusals: list[str] = []
             configs: list[tuple[Any, dict[str, str], int]] = []
-            names = list(spec.engine_settings)
-            combos = list(itertools.product(*(spec.engine_settings[n] for n in names))) or [()]
             for tname in doc["ComputeSpec"]["InstanceTypes"]:
                 itype = self.catalog.get(tname)
                 why = accelerator_refusal(itype, devices)
                 if why:
                     refusals.append(why)
                     continue
-                for combo in combos:
-                    env = {**base_env, **dict(zip(names, combo, strict=True))}
-                    configs.extend((itype, env, copies) for copies in spec.copies_per_instance)
+                configs.extend((itype, {**base_env, **env}, copies) for env, copies in spec.variants())
             if not configs:
                 raise RuntimeError("no instance type can run here: " + " | ".join(refusals))
             results: list[dict[str, Any]] = []
@@ -240,7 +237,7 @@ class GenAIRunner:
 
     def _measure_config(self, job: str, index: int, itype: Any, env: dict[str, str], copies: int, image: str,
                         model_dir: Path, spec: WorkloadSpec, cancel: threading.Event) -> dict[str, Any]:
-        from infrec.executors.base import EndpointSpec
+        from infrec.executors.base import EndpointSpec, EndpointStartError
 
         cpus, mem_gib = self.executor.capacity()
         # A type larger than this host runs at a fraction of its vCPUs (recorded; figures are not
@@ -253,8 +250,16 @@ class GenAIRunner:
                           instance_type=itype, instance_count=copies, scale=scale / copies,
                           memory_limit_bytes=mem // copies)
         out: dict[str, Any] = {"InstanceType": itype.name, "EnvironmentVariables": env, "CopyCountPerInstance": copies,
-                               "EmulationScale": scale, "Levels": []}
-        handle = self._start(ep, cancel)
+                               "EmulationScale": scale, "Levels": [], "MaxConcurrency": 0}
+        # A configuration that cannot run says why and the job goes on with the others.
+        if why := copies_refusal(itype.vcpus * scale, copies):
+            out["Why"] = why
+            return out
+        try:
+            handle = self._start(ep, cancel)
+        except EndpointStartError as exc:
+            out["Why"] = f"the endpoint did not start: {exc}"
+            return out
         try:
             url: str | list[str] = handle.urls[0] if copies == 1 else list(handle.urls)
             search = ConcurrencySearch(ceiling=spec.max_concurrency)
@@ -320,7 +325,7 @@ class GenAIRunner:
     def _start(self, ep: Any, cancel: threading.Event) -> Any:
         """Start a configuration's endpoint; while endpoints of this process (a hosted one being
         deleted, say) hold the CPUs it needs, wait for them, up to CAPACITY_WAIT_S."""
-        from infrec.executors.base import CapacityError
+        from infrec.executors.base import CapacityError, EndpointStartError
 
         end = time.monotonic() + CAPACITY_WAIT_S
         while True:
@@ -328,7 +333,7 @@ class GenAIRunner:
                 return self.executor.start(ep, cancel)
             except CapacityError as exc:
                 if time.monotonic() >= end:
-                    raise RuntimeError(f"{exc} (waited {CAPACITY_WAIT_S:.0f} s for them)") from None
+                    raise EndpointStartError(f"{exc} (waited {CAPACITY_WAIT_S:.0f} s for them)") from None
                 if cancel.wait(CAPACITY_POLL_S):
                     raise JobStopped from None
 

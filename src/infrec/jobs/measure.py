@@ -162,7 +162,7 @@ def warmup_seconds() -> float:
     if not 0 <= value <= 30:
         log.warning("%s=%r is not a number of seconds from 0 to 30: using %g", WARMUP_ENV, raw, tr.WARMUP_S)
         return tr.WARMUP_S
-    return value
+    return float(math.ceil(value))   # whole one-second windows are dropped: 0.5 means 1
 
 
 def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSource, environment: dict[str, str],
@@ -576,7 +576,7 @@ class _Search:
         self.details["Capacity"].update(
             Users=capacity.users, Seconds=round(capacity.seconds, 2), Rps=round(capacity.rps, 3),
             Batches=len(capacity.batches), Converged=capacity.state.converged,
-            HalfWidthPercent=round(100 * iv.relative_half_width, 2))
+            HalfWidthPercent=round(100 * iv.relative_half_width, 2) if iv.n >= 2 else None)
 
     def _capacity_outcome(self, capacity: _Capacity) -> Outcome | None:
         """MaxInvocations = the capacity, measured in two parts around the open-loop hold at
@@ -598,8 +598,10 @@ class _Search:
         elif isinstance(second, str):
             self.details["Capacity"]["SecondPartNote"] = second
         per_minute = 60.0 / emu.scale
-        self.details["MaxInvocationsInterval"] = {**capacity.interval.scaled(per_minute).to_doc(),
-                                                  "Converged": capacity.state.converged, "Source": "capacity"}
+        doc = capacity.interval.scaled(per_minute).to_doc()
+        if capacity.interval.n < 2:      # one batch has no spread: no bounds to show, only where it came from
+            doc = {k: v for k, v in doc.items() if k not in ("Low", "High", "HalfWidthPercent")}
+        self.details["MaxInvocationsInterval"] = {**doc, "Converged": capacity.state.converged, "Source": "capacity"}
         self.details["FailedAtInvocations"] = None
         # Utilisation at MaxInvocations is the saturated runs', not the lighter latency hold's.
         samples = [self.sampler.between(a, b) for a, b in capacity.spans]
