@@ -75,6 +75,7 @@ class InstanceProcess:
     cgroups: list[str] = field(default_factory=list)
     container: str | None = None
     log_path: Path | None = None
+    gpus: list[int] = field(default_factory=list)   # NVIDIA GPU indices it may use (CUDA_VISIBLE_DEVICES)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The host as a budget: which CPUs and how much memory endpoints may use, handed out disjointly.
+"""The host as a budget: which CPUs, how much memory and which GPUs endpoints may use, handed out
+disjointly.
 
 Each instance gets whole CPUs for the whole part of its vCPUs and a share of one more CPU for the
 fraction (two 0.5-vCPU instances share one CPU; their cgroup quotas keep them apart). A request the
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import threading
 
+from infrec.core.catalog import InstanceType
 from infrec.executors.base import CapacityError
+from infrec.executors.devices import NVIDIA, HostDevices, matches, vendor_of
 
 GIB = 1024**3
 EPS = 1e-9
@@ -93,3 +96,45 @@ class HostBudget:
     def release(self, allocs: list[list[tuple[int, float]]], memory_bytes_total: int) -> None:
         with self._lock:
             self._release_locked(allocs, memory_bytes_total)
+
+
+class DeviceBudget:
+    """The host's NVIDIA GPUs as a budget: an endpoint of an accelerated type gets its instances'
+    devices (those matching the type's kind and memory, `devices.matches`) for itself, by index in
+    the host's list — the order CUDA uses with CUDA_DEVICE_ORDER=PCI_BUS_ID, which is nvidia-smi's.
+    `visible` is what each instance's CUDA_VISIBLE_DEVICES says; a CPU type gets none, so a model
+    server on a GPU host never finds a GPU its instance type does not have.
+
+    Neuron devices are matched by the jobs (`accelerator_refusal`) but not handed out here: their
+    runtime selects NeuronCores, whose count per device varies by generation."""
+
+    def __init__(self, devices: HostDevices) -> None:
+        self.gpus = devices.of(NVIDIA)
+        self.source = devices.source
+        self._used: set[int] = set()
+        self._lock = threading.Lock()
+
+    def allocate(self, itype: InstanceType, count: int) -> list[list[int]]:
+        """Device indices for each of `count` instances (empty lists for a type without NVIDIA
+        GPUs), or CapacityError naming the type, what it needs and what is free."""
+        acc = itype.accelerators
+        if acc is None or vendor_of(acc.kind) != NVIDIA:
+            return [[] for _ in range(count)]
+        need = acc.count * count
+        with self._lock:
+            fit = [i for i, d in enumerate(self.gpus) if matches(acc.kind, acc.memory_gib, d)]
+            free = [i for i in fit if i not in self._used]
+            if len(free) < need:
+                held = len(fit) - len(free)
+                raise CapacityError(
+                    f"{count} × {itype.name} need{'s' if count == 1 else ''} {need} × {acc.kind}; this host has "
+                    f"{len(fit)} ({held} held by other endpoints, devices {self.source}). Stop an endpoint that "
+                    f"holds one, or use fewer instances")
+            picks = free[:need]
+            self._used.update(picks)
+        return [picks[k * acc.count:(k + 1) * acc.count] for k in range(count)]
+
+    def release(self, allocs: list[list[int]]) -> None:
+        with self._lock:
+            for picks in allocs:
+                self._used.difference_update(picks)

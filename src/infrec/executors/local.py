@@ -32,13 +32,15 @@ import psutil
 from infrec.core.images import image_reference_problem
 from infrec.executors import cgroups as cg
 from infrec.executors.base import (
+    CapacityError,
     EndpointHandle,
     EndpointSpec,
     EndpointStartError,
     InstanceProcess,
     InstanceUsage,
 )
-from infrec.executors.budget import HostBudget
+from infrec.executors.budget import DeviceBudget, HostBudget
+from infrec.executors.devices import HostDevices, host_devices
 from infrec.executors.ledger import Ledger, owner_alive, owner_identity, process_start
 
 log = logging.getLogger(__name__)
@@ -167,6 +169,7 @@ class _Running:
     allocs: list[list[tuple[int, float]]]
     last_cpu: dict[int, tuple[float, float]]
     watchdog_oom: set[int]
+    gpus: list[list[int]]
 
 
 class LocalExecutor:
@@ -191,6 +194,12 @@ class LocalExecutor:
             ids = own[min(reserve_cpus, len(own) - 1):]
         mem = int(memory_gib * 1024**3) if memory_gib else _default_memory_bytes()
         self.budget = HostBudget(ids, mem, oversubscribe)
+        try:
+            found = host_devices()
+        except ValueError as exc:  # a bad INFREC_HOST_DEVICES: the jobs refuse accelerated types with it
+            log.warning("no GPUs handed to endpoints: %s", exc)
+            found = HostDevices(source="INFREC_HOST_DEVICES (invalid)")
+        self.gpu_budget = DeviceBudget(found)
         self.cgroups = cg.detect(enforcement)
         self.enforcement = self.cgroups.name if self.cgroups else "affinity"
         self.python = python or sys.executable
@@ -252,11 +261,16 @@ class LocalExecutor:
         argv, docker = self._server_argv(spec)
         vcpus, mem = spec.vcpus, spec.memory_bytes
         allocs = self.budget.allocate(spec.instance_type.name, vcpus, mem, spec.instance_count)
+        try:
+            gpus = self.gpu_budget.allocate(spec.instance_type, spec.instance_count)
+        except CapacityError:
+            self.budget.release(allocs, mem * len(allocs))
+            raise
         ledger_id = f"{re.sub(r'[^A-Za-z0-9_.-]', '-', spec.name)[:60]}-{uuid.uuid4().hex[:8]}"
         enforcement = "docker" if docker else self.enforcement
         handle = EndpointHandle(name=spec.name, urls=[], setup_time_s=0.0, enforcement=enforcement,
                                 cpus=vcpus, memory_bytes=mem, scale=spec.scale, instances=[], ledger_id=ledger_id)
-        run = _Running(handle, spec, [], allocs, {}, set())
+        run = _Running(handle, spec, [], allocs, {}, set(), gpus)
         with self._lock:
             self._running[ledger_id] = run
         started = time.monotonic()
@@ -300,6 +314,7 @@ class LocalExecutor:
                     inst.log_path.unlink()
         if run is not None:
             self.budget.release(run.allocs, handle.memory_bytes * len(run.allocs))
+            self.gpu_budget.release(run.gpus)
         self.ledger.remove(handle.ledger_id)
 
     def usage(self, handle: EndpointHandle) -> list[InstanceUsage]:
@@ -452,6 +467,10 @@ class LocalExecutor:
             except cg.CgroupError as exc:
                 raise EndpointStartError(str(exc)) from None
         env = self._environment(spec, port, handle.ledger_id, inst.cgroups)
+        # The instance's own GPUs and no others (none for a CPU type): CUDA numbers them as nvidia-smi does.
+        inst.gpus = list(run.gpus[index]) if index < len(run.gpus) else []
+        env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, inst.gpus))
         if docker:
             inst.container = f"infrec-{group}"
             argv = self._docker_argv(spec, inst, env)
@@ -533,6 +552,8 @@ class LocalExecutor:
         argv = ["docker", "run", "--rm", "--name", inst.container or "", "--cpus", f"{spec.vcpus:g}",
                 "--memory", str(spec.memory_bytes), "--memory-swap", str(spec.memory_bytes),
                 "--cpuset-cpus", ",".join(map(str, inst.cpu_ids)), "-p", f"127.0.0.1:{inst.port}:8080"]
+        if inst.gpus:
+            argv += ["--gpus", f"\"device={','.join(map(str, inst.gpus))}\""]
         for k, v in spec.environment.items():
             if k != COMMAND_ENV:
                 argv += ["-e", f"{k}={v}"]

@@ -217,3 +217,37 @@ def test_sigkill_of_the_control_process_then_reap(tmp_path: Path) -> None:
             for g in started["pgids"]:
                 for p in group_members(g):
                     os.kill(p, signal.SIGKILL)
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+
+
+def test_each_gpu_instance_sees_only_its_own_gpus(tmp_path: Path, catalog: Catalog,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # A host with two T4s (declared: this machine has none): an ml.g4dn.xlarge endpoint (one T4) sees
+    # exactly one, a second one the other, a third is refused while both are held; a CPU type sees
+    # none, so a model server on a GPU host never uses a GPU its instance type does not have.
+    monkeypatch.setenv("INFREC_HOST_DEVICES", json.dumps(
+        {"nvidia": [{"name": "Tesla T4", "memory_gib": 15}, {"name": "Tesla T4", "memory_gib": 15}]}))
+    ex = TrackedExecutor(tmp_path / "state", oversubscribe=True)
+    ex.handles = []
+    g4, c5 = catalog.get("ml.g4dn.xlarge"), catalog.get("ml.c5.large")
+    try:
+        first = ex.start(spec(g4, name="g1", image="infrec/llmsim", scale=0.05))
+        second = ex.start(spec(g4, name="g2", image="infrec/llmsim", scale=0.05))
+        seen = [_environ(h.instances[0].pid)["CUDA_VISIBLE_DEVICES"] for h in (first, second)]
+        assert sorted(seen) == ["0", "1"] and [h.instances[0].gpus for h in (first, second)] == [[0], [1]]
+        assert _environ(first.instances[0].pid)["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+        with pytest.raises(CapacityError, match=r"1 × ml.g4dn.xlarge needs 1 × NVIDIA T4; this host has 2 \(2 held"):
+            ex.start(spec(g4, name="g3", image="infrec/llmsim", scale=0.05))
+        cpu = ex.start(spec(c5, name="c", image="infrec/llmsim", scale=0.05))
+        assert _environ(cpu.instances[0].pid)["CUDA_VISIBLE_DEVICES"] == ""
+        ex.stop(first)                       # its GPU is free again, for the next endpoint that needs one
+        third = ex.start(spec(g4, name="g3", image="infrec/llmsim", scale=0.05))
+        assert _environ(third.instances[0].pid)["CUDA_VISIBLE_DEVICES"] == "0"
+    finally:
+        for h in ex.handles:
+            ex.stop(h)
+        ex.reap_orphans()
