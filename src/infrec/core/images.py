@@ -15,6 +15,7 @@ BUILTIN_IMAGES: dict[str, str] = {
     "infrec/synthetic": "test model spending INFREC_SYNTHETIC_SERVICE_MS of CPU per request",
     "infrec/llmsim": "OpenAI-compatible LLM simulator with known TTFT/ITL (INFREC_LLMSIM_*; docs/genai.md)",
     "infrec/llamacpp": "GGUF model on llama-cpp-python's OpenAI server (LLAMA_N_THREADS, ...; make llamacpp)",
+    "infrec/vllm": "Hugging Face model on vLLM's OpenAI server, on the instance's NVIDIA GPUs (VLLM_MAX_NUM_SEQS, ...)",
 }
 
 

@@ -46,7 +46,7 @@ from infrec.executors.ledger import Ledger, owner_alive, owner_identity, process
 log = logging.getLogger(__name__)
 
 BUILTIN_PREFIX = "infrec/"
-BUILTIN_FLAVOURS = ("sklearn", "xgboost", "onnx", "pytorch", "python", "synthetic", "llmsim", "llamacpp")
+BUILTIN_FLAVOURS = ("sklearn", "xgboost", "onnx", "pytorch", "python", "synthetic", "llmsim", "llamacpp", "vllm")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 COMMAND_ENV = "INFREC_COMMAND"
 ALLOW_COMMANDS_HINT = "--allow-commands (INFREC_ALLOW_COMMANDS=1)"

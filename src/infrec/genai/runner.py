@@ -16,8 +16,9 @@ configurations are ranked by the PerformanceTarget's first metric into Recommend
 Images: a model folder holding ``llmsim.json`` (INFREC_LLMSIM_* settings) runs on ``infrec/llmsim``;
 one holding a ``*.gguf`` runs on ``infrec/llamacpp`` (llama-cpp-python's server from the engine's
 own environment, `make llamacpp`; refused with the fix where it is not installed);
-InferenceSpecification.Framework VLLM/LMI needs a GPU host with the engine: refused here
-with the reason, never measured on a CPU.
+InferenceSpecification.Framework VLLM runs ``infrec/vllm`` (vLLM's server on each instance's own
+GPUs) where the host has NVIDIA GPUs and vLLM; elsewhere it is refused with the reason, never
+measured on a CPU. LMI is a container image: deployed as an endpoint, measured by an AIBenchmarkJob.
 """
 
 from __future__ import annotations
@@ -340,10 +341,21 @@ class GenAIRunner:
 
 def engine_for(model_dir: Path, framework: str | None) -> tuple[str, dict[str, str]]:
     """The image (and its base environment) for a model folder (module doc)."""
-    if framework in ("VLLM", "LMI"):
-        raise RuntimeError(f"InferenceSpecification.Framework {framework} needs a GPU host with "
-                           f"{'vLLM' if framework == 'VLLM' else 'LMI (DJL Serving)'} installed; this infrec has "
-                           "neither (docs/genai.md). Leave Framework out to serve a GGUF model with infrec/llamacpp")
+    if framework == "LMI":
+        raise RuntimeError("InferenceSpecification.Framework LMI is a container image (DJL Serving): deploy it as an "
+                           "endpoint from its image URI on a GPU host (Docker, --allow-commands) and measure it with an "
+                           "AIBenchmarkJob; an AIRecommendationJob starts infrec/vllm (Framework VLLM) or infrec/llamacpp")
+    if framework == "VLLM":
+        from infrec.executors.devices import NVIDIA, host_devices
+        from infrec.serving.vllm import engine_refusal as vllm_refusal
+
+        why = vllm_refusal(len(host_devices().of(NVIDIA)))
+        if why:
+            raise RuntimeError(f"InferenceSpecification.Framework VLLM runs on infrec/vllm, but {why}")
+        if not (model_dir / "config.json").is_file():
+            raise RuntimeError("ModelSource: a model for vLLM is a Hugging Face folder with config.json (and its "
+                               "weights and tokenizer) at the root of the S3 prefix")
+        return "infrec/vllm", {}
     sim = model_dir / LLMSIM_FILE
     if sim.is_file():
         try:

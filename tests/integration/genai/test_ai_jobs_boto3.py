@@ -180,6 +180,15 @@ def test_bad_requests_are_validation_exceptions_naming_the_field(server: InfrecS
     d = _wait(sm.describe_ai_recommendation_job, "AIRecommendationJobStatus", AIRecommendationJobName="gpu")
     assert d["AIRecommendationJobStatus"] == "Failed" and "ml.g5.xlarge" in d["FailureReason"]
     assert "Recommendations" not in d
+    # vLLM serves on NVIDIA GPUs only: on a host without one (or without vLLM) the job says which.
+    sm.create_ai_recommendation_job(
+        AIRecommendationJobName="vllm", AIWorkloadConfigIdentifier="sla", RoleArn=ROLE,
+        ModelSource={"S3": {"S3Uri": "s3://gpu/model/"}}, OutputConfig={"S3OutputLocation": "s3://gpu/out"},
+        InferenceSpecification={"Framework": "VLLM"},
+        PerformanceTarget={"Constraints": [{"Metric": "cost"}]}, ComputeSpec={"InstanceTypes": ["ml.g5.xlarge"]})
+    d = _wait(sm.describe_ai_recommendation_job, "AIRecommendationJobStatus", AIRecommendationJobName="vllm")
+    assert d["AIRecommendationJobStatus"] == "Failed"
+    assert "Framework VLLM runs on infrec/vllm, but" in d["FailureReason"], d["FailureReason"]
     # Datasets: read at creation, refused by channel and line.
     s3.put_object(Bucket="gpu", Key="data/bad.jsonl", Body=b'{"text": "fine"}\n{"text": 3}\n')
     channel = {"ChannelName": "p", "DataSource": {"S3DataSource": {"S3Uri": "s3://gpu/data/bad.jsonl"}}}
