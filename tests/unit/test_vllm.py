@@ -3,6 +3,7 @@ what infrec decides before the engine starts (the engine's run is for a GPU host
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,26 @@ def test_refusals_name_the_missing_piece(tmp_path: Path, monkeypatch: pytest.Mon
     # A CPU instance type gets no GPU from the executor: the image says so instead of starting vLLM.
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert vllm.main() == 2 and "no NVIDIA GPU" in capsys.readouterr().err
+
+
+def _fake_vllm(root: Path, paths: list[str]) -> Path:
+    """A stand-in vllm package whose server module has a router with `paths`, and an interpreter
+    wrapper that sees it: what engine_refusal inspects, without CUDA."""
+    pkg = root / "site" / "vllm" / "entrypoints" / "openai"
+    pkg.mkdir(parents=True)
+    for d in (root / "site" / "vllm", root / "site" / "vllm" / "entrypoints", pkg):
+        (d / "__init__.py").write_text("")
+    (pkg / "api_server.py").write_text(
+        f"import types\nrouter = types.SimpleNamespace(routes=[types.SimpleNamespace(path=p) for p in {paths!r}])\n")
+    wrapper = root / "python"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH="{root / "site"}" exec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_a_vllm_without_the_ping_route_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The executor waits for GET /ping, as SageMaker does; an older vLLM's server has no such route.
+    monkeypatch.setenv(vllm.ENGINE_ENV, str(_fake_vllm(tmp_path / "old", ["/health", "/v1/models"])))
+    assert "no GET /ping route" in (vllm.engine_refusal(1) or "")
+    monkeypatch.setenv(vllm.ENGINE_ENV, str(_fake_vllm(tmp_path / "new", ["/health", "/ping", "/invocations"])))
+    assert vllm.engine_refusal(1) is None

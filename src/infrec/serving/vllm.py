@@ -34,6 +34,14 @@ SETTINGS: dict[str, tuple[str, type]] = {
     "VLLM_DTYPE": ("--dtype", str),
 }
 DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
+# Exit 3 when vLLM's server has no /ping (older releases): the executor's health check waits on it.
+PING_CHECK = """
+import sys
+import vllm.entrypoints.openai.api_server as server
+router = getattr(server, "router", None)
+paths = {getattr(r, "path", "") for r in getattr(router, "routes", [])}
+sys.exit(0 if router is None or "/ping" in paths else 3)
+"""
 
 
 def engine_python() -> Path:
@@ -52,10 +60,12 @@ def engine_refusal(gpus: int) -> str | None:
     if not python.exists():
         return f"vLLM is not installed ({python} does not exist): {HOW_TO_INSTALL}"
     try:
-        done = subprocess.run([str(python), "-c", "import vllm.entrypoints.openai.api_server"], capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run([str(python), "-c", PING_CHECK], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"{python} cannot run: {exc}"
+    if done.returncode == 3:
+        return (f"the vLLM at {python} has no GET /ping route, the health check every SageMaker container answers "
+                "(infrec waits on it): install a newer vLLM, whose OpenAI server has /ping and /invocations")
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["?"])[-1]
         return f"{python} cannot import vLLM's server ({last}): {HOW_TO_INSTALL}"
