@@ -168,7 +168,10 @@ def test_a_command_gets_a_minimal_environment(tmp_path: Path, secrets_in_environ
     assert env["MODEL_SETTING"] == "mine" and env["SAGEMAKER_PROGRAM"] == "x.py"  # the caller's own values
     assert env["SAGEMAKER_BIND_TO_PORT"] == str(h.instances[0].port) and env["OMP_NUM_THREADS"] == "1"
     assert "INFREC_COMMAND" not in env
-    allowed = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME", "MODEL_SETTING"}
+    # The instance's GPUs (none for this CPU type) are infrec's to set, like its port and threads.
+    assert env["CUDA_VISIBLE_DEVICES"] == "" and env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    allowed = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME", "MODEL_SETTING",
+               "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"}
     unexpected = {k for k in env if k not in allowed and not k.startswith(("SAGEMAKER_", "SM_", "INFREC_"))
                   and not k.endswith("_NUM_THREADS")}
     assert unexpected <= {"PWD", "OLDPWD", "SHLVL", "_"}, unexpected  # what sh itself may add
