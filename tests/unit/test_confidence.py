@@ -68,3 +68,11 @@ def test_interval_reports_its_effective_batches() -> None:
     with pytest.raises(ValueError):
         series_interval([1.0])
 
+
+
+def test_a_one_batch_interval_is_stored_without_bounds() -> None:
+    from infrec.core.confidence import Interval
+
+    doc = Interval(240.0, 240.0, 240.0, 1).to_doc()
+    assert doc == {"ConfidenceLevel": 0.95, "Batches": 1}          # no "95 % CI 240–240"
+    assert {"Low", "High", "HalfWidthPercent"} <= set(Interval(240.0, 230.0, 250.0, 2).to_doc())

@@ -188,6 +188,8 @@ def test_copies_share_an_instance_only_in_equal_whole_or_unit_fraction_parts() -
         why = copies_refusal(*uneven)
         assert why is not None and f"{uneven[1]} copies" in why and "divides" in why, uneven
     assert copies_refusal(2, 0) is not None
+    # GPUs are not split between copies (each would get the whole instance's again).
+    assert copies_refusal(4, 1, gpus=1) is None and "GPU" in (copies_refusal(4, 2, gpus=1) or "")
 
 
 def test_a_recommendation_job_tries_every_engine_setting_with_every_copy_count() -> None:

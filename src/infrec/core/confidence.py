@@ -75,6 +75,10 @@ class Interval:
         return self.low <= other.high and other.low <= self.high
 
     def to_doc(self) -> dict[str, float | int]:
+        """The interval as stored in a step's Details. One batch has no spread: its doc carries no
+        bounds (a zero-width "95 % interval" would claim a certainty nobody measured)."""
+        if self.n < 2:
+            return {"ConfidenceLevel": self.level, "Batches": self.n}
         doc: dict[str, float | int] = {
             "Low": self.low, "High": self.high, "ConfidenceLevel": self.level,
             "HalfWidthPercent": round(100.0 * self.relative_half_width, 3) if self.value else math.inf,

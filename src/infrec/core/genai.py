@@ -580,8 +580,9 @@ class ConcurrencySearch:
         self.pending = nxt
 
 
-def copies_refusal(instance_vcpus: float, copies: int) -> str | None:
-    """Why `copies` copies cannot share an instance of `instance_vcpus` vCPUs evenly, or None.
+def copies_refusal(instance_vcpus: float, copies: int, gpus: int = 0) -> str | None:
+    """Why `copies` copies cannot share an instance of `instance_vcpus` vCPUs (and `gpus` GPUs)
+    evenly, or None.
 
     A copy is held to its share of the instance like any endpoint instance: whole CPUs, plus a
     fraction of one more that it shares. n equal shares fill the instance's CPUs exactly only when
@@ -592,6 +593,9 @@ def copies_refusal(instance_vcpus: float, copies: int) -> str | None:
         return f"copies_per_instance: {copies} copies of an instance of {instance_vcpus:g} vCPUs is not a size"
     if copies == 1:        # the instance itself, as every other endpoint runs
         return None
+    if gpus:               # each copy would be handed the whole instance's GPUs again
+        return (f"{copies} copies of an instance with {gpus} GPU(s): infrec does not yet split an instance's GPUs "
+                "between copies; use copies_per_instance 1 on GPU instance types")
     share = instance_vcpus / copies
     frac = share - math.floor(share + 1e-9)
     if frac < 1e-9 or abs(1.0 / frac - round(1.0 / frac)) < 1e-6:

@@ -330,7 +330,7 @@ def _number(v: Any) -> float | None:
 
 def interval(details: Mapping[str, Any] | None, name: str) -> Range | None:
     """(Low, High) of ``Details[name]`` (e.g. "MaxInvocationsInterval") when it is a usable interval:
-    one from a single batch has no spread (Low = High by construction) and is none."""
+    one from a single batch has no spread and is none (older jobs stored it with Low = High)."""
     iv = (details or {}).get(name)
     if not isinstance(iv, Mapping):
         return None

@@ -102,8 +102,8 @@ class DeviceBudget:
     """The host's NVIDIA GPUs as a budget: an endpoint of an accelerated type gets its instances'
     devices (those matching the type's kind and memory, `devices.matches`) for itself, by index in
     the host's list — the order CUDA uses with CUDA_DEVICE_ORDER=PCI_BUS_ID, which is nvidia-smi's.
-    `visible` is what each instance's CUDA_VISIBLE_DEVICES says; a CPU type gets none, so a model
-    server on a GPU host never finds a GPU its instance type does not have.
+    The executor puts an instance's indices in its CUDA_VISIBLE_DEVICES; a CPU type gets none, so a
+    model server on a GPU host never finds a GPU its instance type does not have.
 
     Neuron devices are matched by the jobs (`accelerator_refusal`) but not handed out here: their
     runtime selects NeuronCores, whose count per device varies by generation."""

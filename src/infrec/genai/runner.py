@@ -253,7 +253,8 @@ class GenAIRunner:
         out: dict[str, Any] = {"InstanceType": itype.name, "EnvironmentVariables": env, "CopyCountPerInstance": copies,
                                "EmulationScale": scale, "Levels": [], "MaxConcurrency": 0}
         # A configuration that cannot run says why and the job goes on with the others.
-        if why := copies_refusal(itype.vcpus * scale, copies):
+        gpus = itype.accelerators.count if itype.accelerators else 0
+        if why := copies_refusal(itype.vcpus * scale, copies, gpus):
             out["Why"] = why
             return out
         try:

@@ -68,12 +68,13 @@ from infrec.loadgen import histogram, load_payloads, run_load
 from infrec.loadgen.payloads import Payload
 from infrec.loadgen.runner import generator_bound_reason, more_workers
 
+log = logging.getLogger("infrec.measure")
+
 PERCENTILES = ("P50", "P90", "P95", "P99")
 DRAIN_MAX_S = 30.0
 HOLD_STEP_DOWN = 0.95
 HOLD_ATTEMPTS = 6
 ARRIVAL_ENV = "INFREC_ARRIVAL"
-log = logging.getLogger("infrec.measure")
 WARMUP_ENV = "INFREC_WARMUP_SECONDS"
 PAYLOAD_CHECK_S = 30.0
 PAYLOAD_CHECK_MAX = 50
@@ -412,8 +413,8 @@ class _Capacity:
     @property
     def interval(self) -> Interval:
         """The interval over however many batches there are (a short capacity run gives a wide one,
-        never a zero-width one); a single batch has no spread to show: a point with n = 1, which
-        readers of the doc (core.recommend.interval) treat as no interval."""
+        never a zero-width one); a single batch has no spread to show: a point with n = 1, whose doc
+        carries no bounds (Interval.to_doc)."""
         iv = self.state.throughput
         if iv is None:
             return Interval(self.rps, self.rps, self.rps, 1)
@@ -598,10 +599,8 @@ class _Search:
         elif isinstance(second, str):
             self.details["Capacity"]["SecondPartNote"] = second
         per_minute = 60.0 / emu.scale
-        doc = capacity.interval.scaled(per_minute).to_doc()
-        if capacity.interval.n < 2:      # one batch has no spread: no bounds to show, only where it came from
-            doc = {k: v for k, v in doc.items() if k not in ("Low", "High", "HalfWidthPercent")}
-        self.details["MaxInvocationsInterval"] = {**doc, "Converged": capacity.state.converged, "Source": "capacity"}
+        self.details["MaxInvocationsInterval"] = {**capacity.interval.scaled(per_minute).to_doc(),
+                                                  "Converged": capacity.state.converged, "Source": "capacity"}
         self.details["FailedAtInvocations"] = None
         # Utilisation at MaxInvocations is the saturated runs', not the lighter latency hold's.
         samples = [self.sampler.between(a, b) for a, b in capacity.spans]

@@ -147,7 +147,8 @@ def run_level(target: str | Sequence[str], spec: WorkloadSpec, level: float, *, 
             if answered[0] >= spec.request_count or (cancel is not None and cancel.is_set()):
                 stop.set()  # type: ignore[union-attr]
 
-    result = run_load([target] if isinstance(target, str) else list(target), payloads, shape, deadline_s=deadline_s or total_s + spec.timeout_s + 30.0,
+    targets = [target] if isinstance(target, str) else list(target)
+    result = run_load(targets, payloads, shape, deadline_s=deadline_s or total_s + spec.timeout_s + 30.0,
                       content_type="application/json", timeout_s=spec.timeout_s, cancel=stop, on_window=watch,
                       workers=workers,
                       # a dataset's order is already in the payloads (sampling strategy): send them round-robin
