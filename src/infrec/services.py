@@ -12,6 +12,7 @@ from infrec.config import Settings
 from infrec.core.arn import ArnBuilder
 from infrec.core.catalog import Catalog
 from infrec.core.errors import ValidationError
+from infrec.executors.base import Executor
 from infrec.jobs.endpoints import default_lookup
 from infrec.jobs.instant import InstantRecommendations
 from infrec.jobs.joblog import JobLogSource
@@ -85,7 +86,7 @@ class Services:
         self.catalog = Catalog.from_env(os.environ, region=settings.region)  # INFREC_REGION prices
         self.extra_enums = {"ProductionVariantInstanceType": frozenset(self.catalog.names())}
         self._scheduler: Scheduler | None = None
-        self._executor: Any | None = None
+        self._executor: Executor | None = None
         from infrec.hosting.service import HostingService
 
         self.hosting = HostingService(self.store, self.arns, self.registry, self.catalog)
@@ -147,7 +148,7 @@ class Services:
 
     # ------------------------------------------------------------------ jobs
     def start_jobs(self, *, resume: bool = True, options: RunnerOptions | None = None,
-                   executor: Any | None = None) -> Scheduler:
+                   executor: Executor | None = None) -> Scheduler:
         """Run jobs in this process: the API server and the CLI's embedded mode call this; read-only
         commands do not, so they never take over another process's jobs."""
         if self._scheduler is None:

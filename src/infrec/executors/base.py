@@ -1,8 +1,12 @@
 """The Executor protocol: what the jobs layer needs from anything that runs endpoints.
 
 An executor receives a fully resolved `EndpointSpec` and returns an `EndpointHandle` with one URL per
-instance; it knows nothing of jobs or the database. The local executor implements it with processes
-on this host; a Ray executor will implement it across machines.
+instance; it knows nothing of jobs or the database. `executors.local.LocalExecutor` implements it with
+processes on this host, `executors.ray.RayExecutor` across the machines of a Ray cluster, and
+`jobs.existing.ProcessMonitor` watches an endpoint infrec did not start.
+
+Implementations subclass `Executor`, so the members an executor has nothing to say about keep their
+defaults here and callers use every member directly, never probing for it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from infrec.core.catalog import InstanceType
+from infrec.executors.devices import HostDevices, host_devices
 
 ENFORCEMENTS = ("cgroup-v1", "cgroup-v2", "affinity", "docker")
 
@@ -81,12 +86,13 @@ class InstanceProcess:
 @dataclass
 class EndpointHandle:
     """A started endpoint. `enforcement` says how the resources are held: cgroup-v1, cgroup-v2,
-    affinity (CPU affinity and thread limits only) or docker."""
+    affinity (CPU affinity and thread limits only), docker, or None where infrec enforces nothing (an
+    endpoint it did not start)."""
 
     name: str
     urls: list[str]
     setup_time_s: float
-    enforcement: str
+    enforcement: str | None
     cpus: float
     memory_bytes: int
     scale: float
@@ -109,9 +115,30 @@ class InstanceUsage:
 
 @runtime_checkable
 class Executor(Protocol):
+    """What the jobs layer needs from anything that runs endpoints (module doc)."""
+
+    # How often the measurement asks `health` while it drives load, in seconds: for an executor whose
+    # endpoints can vanish with a machine (Ray), so a lost node ends its step within seconds. None: the
+    # endpoints live and die with this host, and a failed request already says so.
+    health_poll_s: float | None = None
+
     def capacity(self) -> tuple[float, float]:
         """(vCPUs, GiB) this executor may hand out in total."""
         ...
+
+    def capacity_for(self, itype: InstanceType) -> tuple[float, float]:
+        """(vCPUs, GiB) an instance of `itype` is sized against. One host: its whole capacity; an
+        executor whose machines differ (Ray) answers with the largest one offering the type."""
+        return self.capacity()
+
+    def loadgen_cpus(self) -> list[int]:
+        """The CPUs the load generator may use, none of them an endpoint's; empty: it has none of its
+        own and shares (the measurement then says how busy it was)."""
+        return []
+
+    def devices(self) -> HostDevices:
+        """The accelerators the endpoints of this executor can be given."""
+        return host_devices()
 
     def start(self, spec: EndpointSpec, cancel: threading.Event | None = None) -> EndpointHandle: ...
 
@@ -125,4 +152,4 @@ class Executor(Protocol):
 
     def reap_orphans(self) -> int:
         """End what a crashed control process left running; the number of instances reaped."""
-        ...
+        return 0

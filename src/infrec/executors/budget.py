@@ -109,6 +109,7 @@ class DeviceBudget:
     runtime selects NeuronCores, whose count per device varies by generation."""
 
     def __init__(self, devices: HostDevices) -> None:
+        self.devices = devices
         self.gpus = devices.of(NVIDIA)
         self.source = devices.source
         self._used: set[int] = set()

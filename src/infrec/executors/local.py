@@ -36,6 +36,7 @@ from infrec.executors.base import (
     EndpointHandle,
     EndpointSpec,
     EndpointStartError,
+    Executor,
     InstanceProcess,
     InstanceUsage,
 )
@@ -172,7 +173,7 @@ class _Running:
     gpus: list[list[int]]
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Runs endpoints as local processes. Thread-safe: a job may start several endpoints at once."""
 
     def __init__(self, state_dir: Path, *, cpus: int | None = None, memory_gib: float | None = None,
@@ -207,10 +208,15 @@ class LocalExecutor:
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self._identity = owner_identity()
+        self._loadgen_overlap_logged = False
 
     # ------------------------------------------------------------------ protocol
     def capacity(self) -> tuple[float, float]:
         return self.budget.capacity()
+
+    def devices(self) -> HostDevices:
+        """The accelerators found (or declared) when this executor was made: the ones it hands out."""
+        return self.gpu_budget.devices
 
     def loadgen_cpus(self) -> list[int]:
         """The CPUs for the load generator: those of this process's affinity that no endpoint
@@ -245,7 +251,7 @@ class LocalExecutor:
         else:
             cpus = [c for c in own if c not in endpoint] or own
         shared = sorted(set(cpus) & endpoint)
-        if shared and not getattr(self, "_loadgen_overlap_logged", False):
+        if shared and not self._loadgen_overlap_logged:
             self._loadgen_overlap_logged = True
             log.warning("the load generator shares CPUs %s with endpoints: no CPU is left over for it "
                         "(a larger host, or fewer endpoint CPUs via cpus/reserve_cpus, keeps them apart)", shared)

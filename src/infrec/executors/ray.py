@@ -46,7 +46,7 @@ from typing import Any
 
 from infrec.core.catalog import InstanceType
 from infrec.core.emulation import EmulationError
-from infrec.executors.base import EndpointHandle, EndpointSpec, EndpointStartError, InstanceUsage
+from infrec.executors.base import EndpointHandle, EndpointSpec, EndpointStartError, Executor, InstanceUsage
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class _Remote:
     address: str
 
 
-class RayExecutor:
+class RayExecutor(Executor):
     """Runs endpoints on Ray nodes (module doc). Thread-safe: a job starts several at once."""
 
     health_poll_s = 1.0  # jobs.measure watches health this often, so a lost node ends its step early

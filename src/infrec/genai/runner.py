@@ -49,6 +49,7 @@ from infrec.core.genai import (
     pool_levels,
     rank_with_ties,
 )
+from infrec.executors.base import Executor
 from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
 from infrec.genai.service import (
     BENCHMARK,
@@ -79,7 +80,7 @@ def _now() -> float:
 class GenAIRunner:
     """One thread, one job at a time (module doc)."""
 
-    def __init__(self, service: GenAIService, catalog: Catalog, executor: Any, home: Path) -> None:
+    def __init__(self, service: GenAIService, catalog: Catalog, executor: Executor, home: Path) -> None:
         self.service = service
         self.catalog = catalog
         self.executor = executor
@@ -110,9 +111,8 @@ class GenAIRunner:
         self.thread.join(timeout_s)
 
     def _cpus(self) -> list[int] | None:
-        fn = getattr(self.executor, "loadgen_cpus", None)
         try:
-            return list(fn()) if callable(fn) else None
+            return list(self.executor.loadgen_cpus()) or None
         except Exception:  # no CPU of its own: share (the result says how busy the generator was)
             return None
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from infrec.core import emulation
 from infrec.core.errors import InfrecError
-from infrec.executors.base import CapacityError, EndpointHandle, EndpointSpec, EndpointStartError
+from infrec.executors.base import CapacityError, EndpointHandle, EndpointSpec, EndpointStartError, Executor
 from infrec.hosting.container import model_container
 from infrec.hosting.service import (
     CREATING,
@@ -92,7 +92,7 @@ class Variant:
 
 
 class Supervisor:
-    def __init__(self, service: HostingService, executor: Any, home: Path, owner: str, *,
+    def __init__(self, service: HostingService, executor: Executor, home: Path, owner: str, *,
                  allow_emulation: bool = True, setup_deadline_s: float = 120.0) -> None:
         self.service = service
         self.executor = executor

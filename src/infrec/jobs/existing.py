@@ -26,32 +26,38 @@ import psutil
 
 from infrec.core.catalog import Catalog, InstanceType
 from infrec.core.emulation import Emulation
-from infrec.executors.base import InstanceUsage
+from infrec.executors.base import EndpointHandle, EndpointSpec, EndpointStartError, Executor, InstanceUsage
 from infrec.executors.pinning import control_plane_on
 from infrec.jobs.endpoints import ExistingEndpoint
-from infrec.jobs.measure import StepMeasurement, _loadgen_cpus, measure_on
+from infrec.jobs.measure import StepMeasurement, measure_on
 from infrec.jobs.model_source import ModelSource
 
 
 @dataclass
-class ExistingHandle:
-    """What measure_on reads of an endpoint handle, for an endpoint infrec did not start."""
+class ExistingHandle(EndpointHandle):
+    """An endpoint infrec did not start: no ModelSetupTime (NaN), nothing enforced on it, and the
+    server's process (when its pid is known) for the CPU and memory it uses."""
 
-    name: str
-    urls: list[str]
-    pid: int | None
-    vcpus: float
-    memory_bytes: int
-    setup_time_s: float = math.nan       # not started here: no ModelSetupTime
-    enforcement: str | None = None       # infrec enforces nothing on it
+    pid: int | None = None
     last_cpu: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
-class ProcessMonitor:
-    """usage/health for an existing endpoint: CPU and RSS of its process tree (when the pid is
-    known), health by GET /ping."""
+class ProcessMonitor(Executor):
+    """The executor of an endpoint infrec did not start: it starts and stops nothing; usage is the CPU
+    and RSS of the server's process tree (when the pid is known), health is GET /ping."""
 
-    def usage(self, handle: ExistingHandle) -> list[InstanceUsage]:
+    def capacity(self) -> tuple[float, float]:
+        return 0.0, 0.0
+
+    def start(self, spec: EndpointSpec, cancel: threading.Event | None = None) -> EndpointHandle:
+        raise EndpointStartError(f"{spec.name}: an existing endpoint is measured where it runs, never started by infrec")
+
+    def stop(self, handle: EndpointHandle) -> None:
+        """Nothing to stop: the endpoint belongs to whoever started it."""
+
+    def usage(self, handle: EndpointHandle) -> list[InstanceUsage]:
+        if not isinstance(handle, ExistingHandle):
+            return []
         if handle.pid is None:
             return []
         try:
@@ -73,11 +79,11 @@ class ProcessMonitor:
         handle.last_cpu["cpu"] = (now, cpu_s)
         if prev is None or now <= prev[0]:
             return []  # the first sample only sets the baseline
-        pct = max(0.0, (cpu_s - prev[1]) / (now - prev[0]) / max(handle.vcpus, 1e-9) * 100.0)
+        pct = max(0.0, (cpu_s - prev[1]) / (now - prev[0]) / max(handle.cpus, 1e-9) * 100.0)
         return [InstanceUsage(index=0, cpu_percent=pct, memory_percent=100.0 * rss / max(handle.memory_bytes, 1),
                               rss_bytes=rss)]
 
-    def health(self, handle: ExistingHandle) -> str | None:
+    def health(self, handle: EndpointHandle) -> str | None:
         parts = urlsplit(handle.urls[0])
         conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=5.0)
         try:
@@ -106,7 +112,7 @@ def sizing(endpoint: ExistingEndpoint, catalog: Catalog) -> tuple[InstanceType, 
                         memory_gib=psutil.virtual_memory().total / 1024**3, price_per_hour=0.0), False
 
 
-def measure_existing(*, executor: Any, name: str, endpoint: ExistingEndpoint, catalog: Catalog, source: ModelSource,
+def measure_existing(*, executor: Executor, name: str, endpoint: ExistingEndpoint, catalog: Catalog, source: ModelSource,
                      payload_dir: Path, job_type: str, input_config: dict[str, Any], stopping: dict[str, Any] | None,
                      cancel: threading.Event, deadline: float, trial_seconds: float, hold_seconds: float,
                      on_progress: Callable[[dict[str, Any]], None]) -> tuple[StepMeasurement, bool]:
@@ -115,9 +121,10 @@ def measure_existing(*, executor: Any, name: str, endpoint: ExistingEndpoint, ca
     its price) is known. The load generator takes the executor's generator CPUs, as in a step."""
     itype, known = sizing(endpoint, catalog)
     emu = Emulation(itype, endpoint.instance_count, 1.0, itype.memory_bytes)
-    handle = ExistingHandle(name=name, urls=[endpoint.url], pid=endpoint.pid, vcpus=itype.vcpus,
-                            memory_bytes=itype.memory_bytes)
-    loadgen_cpus = _loadgen_cpus(executor)
+    handle = ExistingHandle(name=name, urls=[endpoint.url], setup_time_s=math.nan, enforcement=None,
+                            cpus=itype.vcpus, memory_bytes=itype.memory_bytes, scale=1.0, instances=[],
+                            pid=endpoint.pid)
+    loadgen_cpus = executor.loadgen_cpus() or None
     with control_plane_on(loadgen_cpus):
         result = measure_on(ProcessMonitor(), handle, source, {}, emu, payload_dir, job_type, input_config, stopping,
                             cancel, deadline, trial_seconds, hold_seconds, on_progress, loadgen_cpus)

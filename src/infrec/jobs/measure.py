@@ -61,7 +61,7 @@ from infrec.core.recommend import StepMetrics, latency_objective
 from infrec.core.stats import LoadResult, WindowStats
 from infrec.core.steal import cpu_times, steal_percent
 from infrec.core.traffic import OpenLoop, Phase, Phases, StoppingConditions, from_sagemaker
-from infrec.executors.base import EndpointSpec, EndpointStartError
+from infrec.executors.base import EndpointHandle, EndpointSpec, EndpointStartError, Executor
 from infrec.executors.pinning import control_plane_on
 from infrec.jobs.model_source import ModelSource
 from infrec.loadgen import histogram, load_payloads, run_load
@@ -95,7 +95,7 @@ class GeneratorBound(Exception):
 class _UsageSampler:
     """Samples the endpoint's CPU (percent of its vCPUs) and memory (bytes) every half second."""
 
-    def __init__(self, executor: Any, handle: Any) -> None:
+    def __init__(self, executor: Executor, handle: EndpointHandle) -> None:
         self.executor, self.handle = executor, handle
         self.samples: list[tuple[float, float, float]] = []
         self._stop = threading.Event()
@@ -166,7 +166,7 @@ def warmup_seconds() -> float:
     return float(math.ceil(value))   # whole one-second windows are dropped: 0.5 means 1
 
 
-def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSource, environment: dict[str, str],
+def measure_step(*, executor: Executor, job_name: str, index: int, source: ModelSource, environment: dict[str, str],
                  emulation: Emulation, model_dir: Path | None, payload_dir: Path, job_type: str,
                  input_config: dict[str, Any], stopping: dict[str, Any] | None, cancel: threading.Event,
                  deadline: float, trial_seconds: float, setup_deadline_s: float, hold_seconds: float,
@@ -200,12 +200,12 @@ def measure_step(*, executor: Any, job_name: str, index: int, source: ModelSourc
 
 
 @contextlib.contextmanager
-def _health_watch(executor: Any, handle: Any, cancel: threading.Event) -> Iterator[threading.Event]:
+def _health_watch(executor: Executor, handle: EndpointHandle, cancel: threading.Event) -> Iterator[threading.Event]:
     """The step's own cancel: set by the job's, and — for an executor whose endpoints can vanish
     with a machine (`health_poll_s`, the Ray executor) — as soon as `health` reports a problem, so a
     lost node ends its step within seconds (measure_on then fails it with health's reason) instead
     of load-testing a dead address until the search gives up."""
-    every = getattr(executor, "health_poll_s", None)
+    every = executor.health_poll_s
     if not every:
         yield cancel
         return
@@ -244,8 +244,8 @@ def measure_on(monitor: Any, handle: Any, source: ModelSource, environment: dict
     `usage(handle)` and `health(handle)` (the executor, or a process monitor); `started` is when
     its start began (monotonic), for a serverless cold start."""
     itype, count, scale = emulation.instance_type, emulation.count, emulation.scale
-    details: dict[str, Any] = {"EmulationScale": scale, "Enforcement": getattr(handle, "enforcement", None)}
-    if getattr(handle, "node", None):
+    details: dict[str, Any] = {"EmulationScale": scale, "Enforcement": handle.enforcement}
+    if handle.node:
         details["Node"] = dict(handle.node)  # where it ran (the Ray executor): node id and address
     if not math.isnan(handle.setup_time_s):
         details["SetupTimeSeconds"] = round(handle.setup_time_s, 3)
@@ -326,11 +326,10 @@ def server_slots(environment: dict[str, str], emulation: Emulation) -> int:
     return max(1, workers or math.ceil(emulation.vcpus - 1e-9))
 
 
-def _loadgen_cpus(executor: Any) -> list[int] | None:
+def _loadgen_cpus(executor: Executor) -> list[int] | None:
     """The executor's CPUs for the load generator (none of its endpoints'); a bad
     INFREC_LOADGEN_CPUS raises, failing the step with the setting named, rather than unpinning."""
-    fn = getattr(executor, "loadgen_cpus", None)
-    return (list(fn()) or None) if fn is not None else None
+    return list(executor.loadgen_cpus()) or None
 
 
 @dataclass

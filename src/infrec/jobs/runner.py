@@ -22,7 +22,8 @@ from infrec.core.catalog import Catalog, InstanceType
 from infrec.core.emulation import Emulation
 from infrec.core.errors import NotFoundError
 from infrec.core.plan import BenchmarkPlan, parallel_batches
-from infrec.executors.devices import accelerator_refusal, host_devices
+from infrec.executors.base import Executor
+from infrec.executors.devices import accelerator_refusal
 from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
 from infrec.jobs import states
 from infrec.jobs.endpoints import EndpointLookup
@@ -65,7 +66,7 @@ class JobRunner:
     """Runs jobs against an executor. One instance per control process."""
 
     def __init__(self, home: Path, repo: JobRepo, registry: RegistryService, catalog: Catalog,
-                 executor: Any, options: RunnerOptions | None = None,
+                 executor: Executor, options: RunnerOptions | None = None,
                  preflight: Callable[[dict[str, Any], ModelSource, int], dict[str, Any]] | None = None,
                  endpoints: EndpointLookup | None = None) -> None:
         """`endpoints` resolves the existing endpoint of a job with InputConfig.Endpoints."""
@@ -193,7 +194,7 @@ class JobRunner:
                 self.repo.update_step(name, s.step_index, status=states.PENDING, Progress=None)
         # No figure from the wrong hardware: accelerated types whose devices are not here fail at once,
         # before the job waits for the host.
-        devices = self.executor.devices() if hasattr(self.executor, "devices") else host_devices()
+        devices = self.executor.devices()
         existing = [s for s in todo if s.doc.get("ExistingEndpoint")]
         todo = [s for s in todo if not s.doc.get("ExistingEndpoint")]
         for s in list(todo):
@@ -305,8 +306,7 @@ class JobRunner:
     def emulation_for(self, itype: InstanceType, count: int, environment: dict[str, str] | None = None) -> Emulation:
         """How `count` instances of `itype` run on this executor's host (core.emulation's one policy);
         an executor whose machines differ (Ray) sizes each type against the nodes offering it."""
-        sized = getattr(self.executor, "capacity_for", None)
-        cpus, mem_gib = sized(itype) if sized is not None else self.executor.capacity()
+        cpus, mem_gib = self.executor.capacity_for(itype)
         return emulation.plan(itype, count, cpus, int(mem_gib * 1024**3), environment,
                               allow_emulation=self.options.allow_emulation)
 
