@@ -4,15 +4,18 @@ the CLI's embedded mode and the tests, so there is never a second way to wire th
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from infrec.api import operations
 from infrec.config import Settings
 from infrec.core.arn import ArnBuilder
 from infrec.core.catalog import Catalog
 from infrec.core.errors import ValidationError
 from infrec.executors.base import Executor
+from infrec.genai.service import GenAIService
+from infrec.hosting.service import HostingService
 from infrec.jobs.endpoints import default_lookup
 from infrec.jobs.instant import InstantRecommendations
 from infrec.jobs.joblog import JobLogSource
@@ -65,13 +68,9 @@ def _instance_type_problem(catalog: Catalog) -> Callable[[str], str | None]:
     return check
 
 
-def snake(operation: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
-
-
 class Services:
-    """Everything a front end talks to. Operations are found by name: SageMaker's `CreateModel`
-    is `create_model` on whichever service owns it."""
+    """Everything a front end talks to. Which method answers an operation is the table in
+    `infrec.api.operations`; this class holds the one instance of each service that answers."""
 
     def __init__(self, settings: Settings, *, check_artifacts: bool = True) -> None:
         self.settings = settings
@@ -87,8 +86,6 @@ class Services:
         self.extra_enums = {"ProductionVariantInstanceType": frozenset(self.catalog.names())}
         self._scheduler: Scheduler | None = None
         self._executor: Executor | None = None
-        from infrec.hosting.service import HostingService
-
         self.hosting = HostingService(self.store, self.arns, self.registry, self.catalog)
         self._supervisor: Any | None = None
         self._invoker: Any | None = None
@@ -99,15 +96,15 @@ class Services:
                                submit=self._submit, cancel=self._cancel,
                                owner=lambda: self._scheduler.owner if self._scheduler else None,
                                endpoints=self.endpoint_lookup)
-        from infrec.genai.service import GenAIService  # issue 14: AI workload, benchmark, recommendation
-
         self.extra_enums["AIRecommendationInstanceType"] = self.extra_enums["ProductionVariantInstanceType"]
         self.genai = GenAIService(self.store, self.arns, self.endpoint_lookup, _instance_type_problem(self.catalog))
-        self._owners: list[object] = [self.registry, TagService(self.store), self.jobs, self.hosting, self.genai]
+        self.tags = TagService(self.store)
         # CloudWatch Logs: the jobs' execution logs, rendered from their rows (infrec.jobs.joblog).
         self.logs = LogsService(self.arns)
         self.logs.register(JobLogSource(self.jobs.repo))
-        self._apis: dict[str, list[object]] = {"logs": [self.logs]}
+        self._answering: dict[type, object] = {
+            RegistryService: self.registry, TagService: self.tags, JobService: self.jobs,
+            HostingService: self.hosting, GenAIService: self.genai, LogsService: self.logs}
         self.registry.deployment_recommendation = InstantRecommendations(self.jobs.repo, self.registry).for_model
 
     def executor(self) -> Any:
@@ -186,18 +183,16 @@ class Services:
         if not owner_alive(row.owner):
             self.jobs.repo.finish_stop(name)
 
-    def add(self, service: object) -> None:
-        self._owners.append(service)
-
     def handler(self, operation: str, api: str = "sagemaker") -> Handler | None:
-        """`api`: whose operation it is (`sagemaker`, or `logs` for CloudWatch Logs), so a name two
-        APIs share never reaches the wrong service."""
-        name = snake(operation)
-        for owner in self._owners if api == "sagemaker" else self._apis.get(api, []):
-            fn = getattr(owner, name, None)
-            if callable(fn):
-                return fn  # type: ignore[no-any-return,unused-ignore]
-        return None
+        """The method answering `operation` (as `infrec.api.operations` lists it), bound to this
+        process's instance of its service; None where infrec does not implement it. `api`: whose
+        operation it is (`sagemaker`, or `logs` for CloudWatch Logs), so a name two APIs share never
+        reaches the wrong service."""
+        found = operations.find(operation, api)
+        if found is None:
+            return None
+        owner, method = found
+        return partial(method, self._answering[owner.service])
 
     def close(self) -> None:
         if self._supervisor is not None:
@@ -209,8 +204,4 @@ class Services:
             self._scheduler = None
         if self.genai.runner is not None:
             self.genai.runner.shutdown()
-        for owner in self._owners:
-            closer = getattr(owner, "shutdown", None)
-            if callable(closer):
-                closer()
         self.store.close()

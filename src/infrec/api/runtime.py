@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from infrec.api.auth import AuthError, KeyStore, verify
+from infrec.api.operations import RUNTIME
 from infrec.core.errors import InfrecError
 from infrec.hosting import eventstream
 from infrec.hosting.runtime import Answer, Invoker, ModelError
@@ -77,9 +78,10 @@ def routes(invoker: Callable[[], Invoker | None], keys: KeyStore | None) -> list
             return _error("ValidationError", "this infrec process hosts no endpoints (start `infrec serve`)", 400)
         return inv, name, body
 
-    async def call(request: Request, operation: str, api_name: str, accept_header: str) -> tuple[Any, str] | Response:
-        """Check the request, then run the invoker's `operation` in a worker thread with the
-        request's headers; its result and the endpoint's name, or the error in the runtime's shape."""
+    async def call(request: Request, operation: str, accept_header: str) -> tuple[Any, str] | Response:
+        """Check the request, then run the invoker's method for `operation` (`operations.RUNTIME`)
+        in a worker thread with the request's headers; its result and the endpoint's name, or the
+        error in the runtime's shape."""
         ready = await prepare(request)
         if isinstance(ready, Response):
             return ready
@@ -87,7 +89,7 @@ def routes(invoker: Callable[[], Invoker | None], keys: KeyStore | None) -> list
         h = request.headers
         try:
             result = await run_in_threadpool(
-                getattr(inv, operation), name, body, content_type=h.get("content-type"),
+                RUNTIME[operation], inv, name, body, content_type=h.get("content-type"),
                 accept=h.get(accept_header), custom_attributes=h.get("x-amzn-sagemaker-custom-attributes"),
                 target_variant=h.get("x-amzn-sagemaker-target-variant"))
         except ModelError as exc:
@@ -95,8 +97,8 @@ def routes(invoker: Callable[[], Invoker | None], keys: KeyStore | None) -> list
         except InfrecError as exc:
             return _error(exc.code, exc.message, exc.http_status)
         except Exception:
-            log.exception("%s %s failed", api_name, name)
-            return _error("InternalFailure", f"infrec failed to process {api_name}; see the server log", 500)
+            log.exception("%s %s failed", operation, name)
+            return _error("InternalFailure", f"infrec failed to process {operation}; see the server log", 500)
         return result, name
 
     def answer_headers(answer: Answer, **extra: str) -> dict[str, str]:
@@ -106,15 +108,14 @@ def routes(invoker: Callable[[], Invoker | None], keys: KeyStore | None) -> list
         return headers
 
     async def invoke(request: Request) -> Response:
-        done = await call(request, "invoke", "InvokeEndpoint", "accept")
+        done = await call(request, "InvokeEndpoint", "accept")
         if isinstance(done, Response):
             return done
         answer: Answer = done[0]
         return Response(answer.body, status_code=200, media_type=answer.content_type, headers=answer_headers(answer))
 
     async def invoke_stream(request: Request) -> Response:
-        done = await call(request, "invoke_stream", "InvokeEndpointWithResponseStream",
-                          "x-amzn-sagemaker-accept")
+        done = await call(request, "InvokeEndpointWithResponseStream", "x-amzn-sagemaker-accept")
         if isinstance(done, Response):
             return done
         (answer, parts), _ = done

@@ -51,6 +51,8 @@ class EmbeddedBackend(Backend):
             self.services.start_jobs(resume=False)
 
     def call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Validated against botocore's model as the API server validates, then answered by the
+        method `infrec.api.operations` names for it."""
         from infrec.api.validation import operation as op_model
         from infrec.api.validation import validate_request
 
@@ -102,12 +104,12 @@ class RemoteBackend(Backend):
                                    aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "infrec"))
 
     def call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+        """boto3's method for `operation`, named as boto3 names it (botocore's `xform_name`)."""
+        from botocore import xform_name
         from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
-        from infrec.services import snake
-
         try:
-            out = getattr(self.client, snake(operation))(**request)
+            out = getattr(self.client, xform_name(operation))(**request)
         except ClientError as exc:
             err = exc.response.get("Error", {})
             raise BackendError(str(err.get("Code")), str(err.get("Message"))) from exc

@@ -335,8 +335,3 @@ def _check_output(uri: str, field: str) -> None:
     if not uri.startswith(("s3://", "file://")):
         raise ValidationError(f"{field}: {uri!r} must be an s3:// location (or file:// on this host)")
 
-
-# Services.handler finds an operation by its snake_case name, which splits "AI" into "a_i"
-# (CreateAIWorkloadConfig -> create_a_i_workload_config): answer to those names too.
-for _name in [n for n in vars(GenAIService) if "_ai_" in n and not n.startswith("_")]:
-    setattr(GenAIService, _name.replace("_ai_", "_a_i_"), getattr(GenAIService, _name))
