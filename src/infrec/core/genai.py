@@ -667,14 +667,3 @@ def batch_size(answers_per_window: float, target: int = 10) -> int:
         return 1
     return max(1, min(10, math.ceil(target / answers_per_window)))
 
-
-def percentiles_of(values: Sequence[float]) -> dict[str, float]:
-    """P50/P90/P99 and mean of raw values (used for small samples in reports)."""
-    if not values:
-        return {}
-    xs = sorted(values)
-
-    def q(p: float) -> float:
-        return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]
-
-    return {"p50": q(50), "p90": q(90), "p99": q(99), "mean": sum(xs) / len(xs)}

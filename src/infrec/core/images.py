@@ -19,15 +19,6 @@ BUILTIN_IMAGES: dict[str, str] = {
 }
 
 
-def builtin_name(image: str) -> str | None:
-    """The built-in image an Image value names (a `:tag` is allowed and ignored), or None."""
-    base = image.split("@", 1)[0]
-    if base.startswith(BUILTIN_PREFIX):
-        base = base.split(":", 1)[0]
-        return base if base in BUILTIN_IMAGES else None
-    return None
-
-
 def validate_image(image: str) -> str | None:
     """Return an error message for an `infrec/...` name that is not a built-in image, else None."""
     base = image.split("@", 1)[0].split(":", 1)[0]
