@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from infrec.core.errors import ValidationError
+from infrec.core.ranking import overlap
 from infrec.core.recommend import (
     RecommendError,
     StepMetrics,
@@ -20,7 +21,6 @@ from infrec.core.recommend import (
     extended_metrics,
     latency_objective,
     latency_range,
-    overlap,
     rank_steps,
     recommendation_id,
     reported_tied,

@@ -42,13 +42,13 @@ from infrec.core.genai import (
     PASS,
     ConcurrencySearch,
     LevelStats,
-    WorkloadSpec,
     copies_refusal,
     cost_per_million_tokens,
     judge_level,
     pool_levels,
     rank_with_ties,
 )
+from infrec.core.workload import WorkloadSpec
 from infrec.executors.base import Executor
 from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
 from infrec.genai.service import (
