@@ -27,9 +27,7 @@ The ranking picks one configuration at a time from the remaining ones:
 objective range lies wholly below (better than) its own: ``other.objective.high <
 this.objective.low``. Every remaining configuration is compared, not only the ones tied with the
 leader, because the pick must never be ranked above any configuration that is significantly better
-on the objective, wherever that one stands in the order. (Comparing only with the two cheapest
-upper bounds, as the real-time ranking once wrote it, is the same rule: the smallest upper bound
-among the others is one of those two.) Without an objective nothing is beaten.
+on the objective, wherever that one stands in the order. Without an objective nothing is beaten.
 
 So tied configurations are ordered by price; none is ranked above one significantly better on the
 objective; the order does not depend on the order of the input; and for points (no intervals) it is

@@ -37,7 +37,7 @@ type, count, environment, RecommendationId); ties are throughput ranges that ove
 is the cost-per-inference range, so a configuration significantly more expensive per inference
 than any other remaining one is beaten; among the leader's ties the pick is the cheapest per hour
 (then lower latency, higher throughput, stable key). For steps without intervals (points) it is the
-old order: cheapest per inference first, then lower latency, then higher throughput.
+plain order: cheapest per inference first, then lower latency, then higher throughput.
 
 Each recommendation carries two members of infrec's (SDK parsers ignore unknown members, so
 SageMaker clients are unaffected): ``TiedWith``, the RecommendationIds of the other ranked
