@@ -13,8 +13,8 @@ Figures:
   runs; the worst of all. A configuration with a failed run counts 100.
 - tie_detected: a run ties when the candidate types' recommendations are tied with each other through
   `TiedWith` (lists of RecommendationIds; directly or transitively). yes only when every Default run did.
-- real_error (%): the real model's truth is its in-process rate: the model file loaded by the sklearn
-  flavour in a subprocess pinned to ONE CPU (OMP/MKL/OpenBLAS threads = 1), answering the job's
+- real_error (%): the real model's truth is its in-process rate: the model file loaded by the infrec/sklearn
+  handler in a subprocess pinned to ONE CPU (OMP/MKL/OpenBLAS threads = 1), answering the job's
   payloads round-robin (decode → predict → encode) for REPEATABILITY_TRUTH_SECONDS, measured right
   before and right after each job; a step's truth is the two interpolated linearly to the middle of
   that step (InvocationStartTime/EndTime), so a host whose speed drifts during a job moves the truth
@@ -149,28 +149,28 @@ def _build_example(folder: Path) -> dict[str, Any]:
 
 # ------------------------------------------------------------------- truth
 def _truth_child(model_dir: str, payload_dir: str, content_types: str, seconds: float, cpu: int) -> None:
-    """Runs in the pinned subprocess: the sklearn flavour answers the payloads round-robin."""
+    """Runs in the pinned subprocess: the infrec/sklearn handler answers the payloads round-robin."""
     os.sched_setaffinity(0, {cpu})
     from infrec.loadgen import load_payloads
-    from infrec.serving.flavours import create
+    from infrec.serving.images import create
     from infrec.serving.settings import ServerSettings
 
     ctypes = json.loads(content_types)
     settings = ServerSettings.from_env({"SM_MODEL_DIR": model_dir, "INFREC_IMAGE": "infrec/sklearn",
                                         "SAGEMAKER_MODEL_SERVER_WORKERS": "1", "OMP_NUM_THREADS": "1"})
-    flavour = create("sklearn", settings)
-    flavour.load()
+    image = create("infrec/sklearn", settings)
+    image.load()
     payloads = load_payloads(payload_dir, ctypes[0], ctypes)
     warm_end = time.perf_counter() + 0.5
     while time.perf_counter() < warm_end:
         for p in payloads:
-            flavour.invoke(p.body, p.content_type, None)
+            image.invoke(p.body, p.content_type, None)
     n, t0, c0 = 0, time.perf_counter(), time.process_time()
     series: list[float] = []                    # the rate of each second, for the truth's own interval
     sec_n, sec_t = 0, t0
     while time.perf_counter() - t0 < seconds:   # whole cycles, so every payload weighs the same
         for p in payloads:
-            flavour.invoke(p.body, p.content_type, None)
+            image.invoke(p.body, p.content_type, None)
         n += len(payloads)
         sec_n += len(payloads)
         now = time.perf_counter()

@@ -91,7 +91,7 @@ def test_cli_lists_catalog(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
 
 
-# ------------------------------------------------------------------ prices per region (issue 11, item 6)
+# ------------------------------------------------------------------ prices per region
 
 # The 12 us-east-1 prices the old hand-typed catalog had wrong by more than 0.5 %, as the AWS Price
 # List extract of 2026-05-20 has them.

@@ -1,4 +1,4 @@
-"""core.genai: the workload spec in AIPerf's terms, SLA judgements with intervals, the search, cost."""
+"""core.workload and core.genai: the workload spec in AIPerf's terms, SLA judgements with intervals, the search, cost."""
 
 from __future__ import annotations
 
@@ -12,15 +12,12 @@ from infrec.core.genai import (
     UNSURE,
     ConcurrencySearch,
     LevelStats,
-    Slas,
-    SpecError,
     cost_per_million_tokens,
     judge_level,
-    parse_goodput,
-    parse_workload,
     pool_levels,
     rank_with_ties,
 )
+from infrec.core.workload import Slas, SpecError, parse_goodput, parse_workload
 
 
 def test_spec_in_aiperf_terms() -> None:
@@ -128,9 +125,16 @@ def test_ties_on_throughput_rank_by_price_and_luck_does_not_win() -> None:
     assert rank_with_ties(cands, "ttft-ms")[0][0] == 2
 
 
+def test_no_configuration_is_ranked_above_a_significantly_faster_one() -> None:
+    # The slow one is tied with the leader and cheapest per hour, but the middle one's interval lies
+    # wholly above its own: by the one rule (core.ranking) it is beaten while the middle one remains.
+    lead, slow, middle = _cand(100.0, 95.0, 105.0, 0.2), _cand(88.0, 80.0, 96.0, 0.1), _cand(98.0, 97.0, 99.0, 0.15)
+    assert [i for i, _ in rank_with_ties([lead, slow, middle], "throughput")] == [2, 1, 0]
+
+
 # ------------------------------------------------------------------------- datasets
 def test_dataset_in_aiperf_single_turn_jsonl() -> None:
-    from infrec.core.genai import Prompt, SpecError, parse_dataset
+    from infrec.core.workload import Prompt, SpecError, parse_dataset
 
     data = b'{"text": "Hello there"}\n\n{"texts": ["part one", "part two"], "output_length": 7}\n'
     assert parse_dataset(data) == (Prompt("Hello there"), Prompt("part one\n\npart two", 7))
@@ -148,7 +152,7 @@ def test_dataset_in_aiperf_single_turn_jsonl() -> None:
 
 
 def test_dataset_sampling_and_payloads() -> None:
-    from infrec.core.genai import Prompt, SpecError, with_dataset
+    from infrec.core.workload import Prompt, SpecError, with_dataset
     from infrec.loadgen.genai import build_payloads
 
     prompts = [Prompt("one two three", 4), Prompt("four five"), Prompt("six", 2)]

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from infrec.core.ratesearch import RateSearch, TrialOutcome, initial_rate_guess
+from infrec.core.ratesearch import RateSearch, SearchRules, TrialOutcome, initial_rate_guess
 
 
 def simulate(capacity: float, base_ms: float = 10.0, error_above: float = math.inf):
@@ -37,29 +37,29 @@ def run(search: RateSearch, trial) -> RateSearch:
 @pytest.mark.parametrize("initial", [1.0, 20.0, 800.0])
 @pytest.mark.parametrize("use_achieved", [True, False])
 def test_finds_throughput_limit_within_precision(capacity: float, initial: float, use_achieved: bool) -> None:
-    s = run(RateSearch(initial_rps=initial, max_rps=100_000, max_trials=30, use_achieved=use_achieved),
+    s = run(RateSearch(initial_rps=initial, max_rps=100_000, rules=SearchRules(max_trials=30, use_achieved=use_achieved)),
             simulate(capacity))
     true_max = capacity / 0.97          # the highest offered rate still served at ≥ 97 %
     assert s.best is not None
     assert s.best.target_rps <= true_max + 1e-9
-    assert s.best.target_rps >= true_max * (1 - s.precision) - 1e-9
+    assert s.best.target_rps >= true_max * (1 - s.rules.precision) - 1e-9
     assert s.reason == "converged"
 
 
 @pytest.mark.parametrize("capacity,limit", [(100.0, 20.0), (100.0, 50.0), (1000.0, 12.0)])
 def test_latency_threshold_bounds_the_rate(capacity: float, limit: float) -> None:
     base = 10.0
-    s = run(RateSearch(initial_rps=5, max_rps=1e5, latency_limit_ms=limit, max_trials=30), simulate(capacity, base))
+    s = run(RateSearch(initial_rps=5, max_rps=1e5, latency_limit_ms=limit, rules=SearchRules(max_trials=30)), simulate(capacity, base))
     true_max = capacity * (1 - base / limit)   # where base / (1 - r/C) == limit
     assert s.best is not None
     assert s.best.latency_ms <= limit
-    assert true_max * (1 - s.precision) - 1e-9 <= s.best.target_rps <= true_max + 1e-9
+    assert true_max * (1 - s.rules.precision) - 1e-9 <= s.best.target_rps <= true_max + 1e-9
 
 
 def test_errors_bound_the_rate() -> None:
-    s = run(RateSearch(initial_rps=10, max_rps=1e5, max_trials=30), simulate(1000.0, error_above=300.0))
+    s = run(RateSearch(initial_rps=10, max_rps=1e5, rules=SearchRules(max_trials=30)), simulate(1000.0, error_above=300.0))
     assert s.best is not None and s.best.error_rate == 0
-    assert 300 * (1 - s.precision) <= s.best.target_rps <= 300
+    assert 300 * (1 - s.rules.precision) <= s.best.target_rps <= 300
 
 
 def test_good_initial_guess_needs_few_trials() -> None:
@@ -74,7 +74,7 @@ def test_good_initial_guess_needs_few_trials() -> None:
 def test_achieved_rate_tightens_the_bracket() -> None:
     # A doubling that overshoots 4× shows the capacity in its achieved rate: fewer trials.
     with_hint = run(RateSearch(initial_rps=60, max_rps=1e5), simulate(100.0))
-    without = run(RateSearch(initial_rps=60, max_rps=1e5, use_achieved=False), simulate(100.0))
+    without = run(RateSearch(initial_rps=60, max_rps=1e5, rules=SearchRules(use_achieved=False)), simulate(100.0))
     assert len(with_hint.trials) < len(without.trials)
 
 
@@ -86,7 +86,7 @@ def test_stops_at_max_rps_when_endpoint_is_faster() -> None:
 
 
 def test_max_trials_bounds_the_search() -> None:
-    s = run(RateSearch(initial_rps=1, max_rps=1e6, max_trials=4), simulate(1e5))
+    s = run(RateSearch(initial_rps=1, max_rps=1e6, rules=SearchRules(max_trials=4)), simulate(1e5))
     assert len(s.trials) == 4
     assert s.reason == "max_trials"
     assert s.next_rate() is None
@@ -95,7 +95,7 @@ def test_max_trials_bounds_the_search() -> None:
 
 def test_nothing_passes() -> None:
     always_failing = simulate(1.0, error_above=0.0)
-    s = run(RateSearch(initial_rps=50, max_rps=1e4, min_rps=0.5), always_failing)
+    s = run(RateSearch(initial_rps=50, max_rps=1e4, rules=SearchRules(min_rps=0.5)), always_failing)
     assert s.best is None
     assert s.reason == "min_rps"
     rates = [t.outcome.target_rps for t in s.trials]
@@ -104,7 +104,7 @@ def test_nothing_passes() -> None:
 
 
 def test_first_trial_fails_then_halves_until_pass() -> None:
-    s = run(RateSearch(initial_rps=1000, max_rps=1e4, use_achieved=False), simulate(100.0))
+    s = run(RateSearch(initial_rps=1000, max_rps=1e4, rules=SearchRules(use_achieved=False)), simulate(100.0))
     rates = [t.outcome.target_rps for t in s.trials]
     assert rates[:4] == [1000, 500, 250, 125]
     assert s.best is not None and s.best.target_rps <= 100 / 0.97
@@ -124,7 +124,7 @@ def test_judge_rules() -> None:
 
 
 def test_best_is_highest_passing_and_passed_lookup() -> None:
-    s = RateSearch(initial_rps=10, max_rps=1000, use_achieved=False)
+    s = RateSearch(initial_rps=10, max_rps=1000, rules=SearchRules(use_achieved=False))
     assert s.next_rate() == 10
     assert s.record(TrialOutcome(10, 10, 0, 5)) is True
     assert s.next_rate() == 20
@@ -151,7 +151,7 @@ def test_converges_even_when_throughput_is_noisy() -> None:
 
     s = run(RateSearch(initial_rps=30, max_rps=1e5), noisy)
     assert s.best is not None and 200 * 0.9 <= s.best.target_rps < 260
-    assert len(s.trials) <= s.max_trials
+    assert len(s.trials) <= s.rules.max_trials
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -167,9 +167,10 @@ def test_converges_even_when_throughput_is_noisy() -> None:
     ({"min_achieved_ratio": 1.5}, "min_achieved_ratio"),
 ])
 def test_bad_parameters_are_named(kwargs: dict, match: str) -> None:
-    args = {"initial_rps": 1.0, "max_rps": 100.0} | kwargs
+    search_args = {"initial_rps": 1.0, "max_rps": 100.0}
+    own = {k: v for k, v in kwargs.items() if k in ("initial_rps", "max_rps", "latency_limit_ms", "percentile")}
     with pytest.raises(ValueError, match=match):
-        RateSearch(**args)
+        RateSearch(**(search_args | own), rules=SearchRules(**{k: v for k, v in kwargs.items() if k not in own}))
 
 
 def test_initial_rate_guess() -> None:

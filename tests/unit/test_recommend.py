@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from infrec.core.errors import ValidationError
+from infrec.core.ranking import overlap
 from infrec.core.recommend import (
     RecommendError,
     StepMetrics,
@@ -20,7 +21,6 @@ from infrec.core.recommend import (
     extended_metrics,
     latency_objective,
     latency_range,
-    overlap,
     rank_steps,
     recommendation_id,
     reported_tied,
@@ -213,7 +213,7 @@ def order(recs: list[dict[str, Any]]) -> list[str]:
 
 
 def test_same_hardware_types_are_ties_without_best_marks() -> None:
-    """Issue 9: three 2-vCPU types on one host measure alike within noise; none is 'best'."""
+    """Three 2-vCPU types on one host measure alike within noise; none is 'best'."""
     steps = [
         ci(step(1, "ml.c5.large", 0.085, 26360, 14), 25900, 26800, failed=27000, latency=(13.1, 14.0)),
         ci(step(2, "ml.m5.large", 0.096, 26500, 13), 26000, 26900, failed=27200, latency=(12.8, 13.9)),
@@ -229,7 +229,7 @@ def test_same_hardware_types_are_ties_without_best_marks() -> None:
     assert ties(recs) == [ids]
     assert reported_tied(recs, ["ml.c5.large", "ml.m5.large", "ml.c6i.large"])
     assert not reported_tied(recs, ["ml.c5.large", "ml.c5.xlarge"])   # a type without a recommendation
-    # Whatever order the steps come in, the same order and marks (the old code picked one at random).
+    # Whatever order the steps come in, the same order and marks.
     for perm in itertools.permutations(steps):
         again = rank_steps("job", list(perm))
         assert [(r["RecommendationId"], r["BestFor"], r["TiedWith"]) for r in again] == \

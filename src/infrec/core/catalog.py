@@ -119,12 +119,6 @@ class InstanceType:
         return {"Price": {"UsdPerHour": self.price_per_hour, "Region": self.price_region,
                           "Source": self.price_source, "Date": self.price_date}}
 
-    def price_note(self) -> str:
-        """Where the price comes from, for people: `us-east-1, AWS Price List …, 2026-05-20`."""
-        parts = [p for p in (self.price_region, self.price_source or "source not given",
-                             self.price_date or "date not given") if p]
-        return ", ".join(parts)
-
 
 @dataclass(frozen=True)
 class UnpricedType:

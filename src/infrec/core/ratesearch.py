@@ -9,7 +9,7 @@ SageMaker's MaxInvocations (× 60 for per minute).
 
 The search is a small state machine the caller drives; it does no I/O and keeps no clock::
 
-    search = RateSearch(initial_rps=initial_rate_guess(p50_ms, vcpus), max_rps=10_000)
+    search = RateSearch(initial_rps=initial_rate_guess(p50_ms, vcpus), max_rps=10_000)   # SearchRules() by default
     while (rate := search.next_rate()) is not None:
         ... offer `rate` req/s for a while, measure ...
         search.record(TrialOutcome(rate, achieved_rps, error_rate, latency_ms))
@@ -37,7 +37,11 @@ but errors and latency fine), the achieved rate is itself a measurement of capac
 overloaded server completes requests at its capacity. So the bracket's upper end is tightened to
 ``achieved / 0.97`` (never below ``lo``) and the next probe goes just under that bound
 (``bound × (1 − precision / 2)``) instead of halfway; when it passes, the search has converged.
-This usually saves two or three trials after an overshooting doubling. ``use_achieved=False`` turns that off for pure bisection.
+This usually saves two or three trials after an overshooting doubling. ``use_achieved=False`` turns that
+off for pure bisection.
+
+``SearchRules`` holds these thresholds (the same for every job); a search itself has only its rates,
+latency limit and percentile.
 
 Every search ends: at most ``max_trials`` trials, the bracket shrinks geometrically, and the
 rate never leaves ``[min_rps, max_rps]``.
@@ -99,15 +103,38 @@ def initial_rate_guess(single_latency_ms: float, vcpus: float, fraction: float =
     return min(max(estimate, min_rps), max_rps)
 
 
+@dataclass(frozen=True)
+class SearchRules:
+    """How any rate search judges a trial and moves its bracket (module doc): the same for every
+    job, unlike the rates and latency limit of one search. Checked when made, each bad value named."""
+
+    max_error_rate: float = 0.01
+    min_achieved_ratio: float = 0.97
+    max_trials: int = 15
+    precision: float = 0.05
+    min_rps: float = 0.1
+    use_achieved: bool = True
+
+    def __post_init__(self) -> None:
+        if not (self.min_rps > 0):
+            raise ValueError(f"min_rps must be positive, not {self.min_rps!r}")
+        if not 0 < self.max_error_rate <= 1:
+            raise ValueError(f"max_error_rate must be in (0, 1], not {self.max_error_rate!r}")
+        if self.max_trials < 1:
+            raise ValueError(f"max_trials must be at least 1, not {self.max_trials!r}")
+        if not 0 < self.precision < 1:
+            raise ValueError(f"precision must be in (0, 1), not {self.precision!r}")
+        if not 0 < self.min_achieved_ratio <= 1:
+            raise ValueError(f"min_achieved_ratio must be in (0, 1], not {self.min_achieved_ratio!r}")
+
+
 class RateSearch:
     """Ramp ×2, then bisect, for the highest rate that passes. See the module docstring."""
 
     def __init__(self, initial_rps: float, max_rps: float, latency_limit_ms: float | None = None,
-                 percentile: str = "P95", max_error_rate: float = 0.01, max_trials: int = 15,
-                 precision: float = 0.05, min_achieved_ratio: float = 0.97, min_rps: float = 0.1,
-                 use_achieved: bool = True) -> None:
-        if not (min_rps > 0):
-            raise ValueError(f"min_rps must be positive, not {min_rps!r}")
+                 percentile: str = "P95", rules: SearchRules | None = None) -> None:
+        rules = rules or SearchRules()
+        min_rps = rules.min_rps
         if not (max_rps >= min_rps) or math.isinf(max_rps):
             raise ValueError(f"max_rps must be a finite number ≥ {min_rps}, not {max_rps!r}")
         if not (initial_rps > 0) or math.isinf(initial_rps):
@@ -116,23 +143,11 @@ class RateSearch:
             raise ValueError(f"latency_limit_ms must be positive or None, not {latency_limit_ms!r}")
         if percentile.upper() not in PERCENTILES:
             raise ValueError(f"percentile must be one of {', '.join(PERCENTILES)}, not {percentile!r}")
-        if not 0 < max_error_rate <= 1:
-            raise ValueError(f"max_error_rate must be in (0, 1], not {max_error_rate!r}")
-        if max_trials < 1:
-            raise ValueError(f"max_trials must be at least 1, not {max_trials!r}")
-        if not 0 < precision < 1:
-            raise ValueError(f"precision must be in (0, 1), not {precision!r}")
-        if not 0 < min_achieved_ratio <= 1:
-            raise ValueError(f"min_achieved_ratio must be in (0, 1], not {min_achieved_ratio!r}")
+        self.rules = rules
         self.max_rps = float(max_rps)
         self.min_rps = float(min_rps)
         self.latency_limit_ms = latency_limit_ms
         self.percentile = percentile.upper()
-        self.max_error_rate = max_error_rate
-        self.max_trials = max_trials
-        self.precision = precision
-        self.min_achieved_ratio = min_achieved_ratio
-        self.use_achieved = use_achieved
         self.trials: list[TrialRecord] = []
         self.lo = 0.0                      # highest passing target so far
         self.hi: float | None = None       # lowest failing bound so far (None while ramping)
@@ -142,7 +157,7 @@ class RateSearch:
     # ------------------------------------------------------------------------------ driving
     def next_rate(self) -> float | None:
         """The rate to offer next, in requests per second, or None when the search is over."""
-        if self._next is not None and len(self.trials) >= self.max_trials:
+        if self._next is not None and len(self.trials) >= self.rules.max_trials:
             self._finish("max_trials")
         return self._next
 
@@ -158,10 +173,10 @@ class RateSearch:
             self.lo = max(self.lo, target)
         else:
             bound = target
-            hint = outcome.achieved_rps / self.min_achieved_ratio
+            hint = outcome.achieved_rps / self.rules.min_achieved_ratio
             # A capacity hint at or below a rate that already passed contradicts that pass (a slow
             # moment of the host, not the endpoint's capacity): it must not collapse the bracket.
-            if self.use_achieved and why == "throughput" and outcome.achieved_rps > 0 and hint > self.lo:
+            if self.rules.use_achieved and why == "throughput" and outcome.achieved_rps > 0 and hint > self.lo:
                 hinted = hint < bound
                 bound = min(bound, hint)
             bound = max(bound, self.lo)
@@ -173,11 +188,11 @@ class RateSearch:
         """(passed, why-not): why is 'errors', 'latency', 'throughput' or '' when it passed."""
         if outcome.verdict is not None:
             return outcome.verdict == "", outcome.verdict
-        if not (outcome.error_rate < self.max_error_rate):
+        if not (outcome.error_rate < self.rules.max_error_rate):
             return False, "errors"
         if self.latency_limit_ms is not None and not (outcome.latency_ms <= self.latency_limit_ms):
             return False, "latency"
-        if not (outcome.achieved_rps > 0 and outcome.achieved_rps >= self.min_achieved_ratio * outcome.target_rps):
+        if not (outcome.achieved_rps > 0 and outcome.achieved_rps >= self.rules.min_achieved_ratio * outcome.target_rps):
             return False, "throughput"
         return True, ""
 
@@ -207,13 +222,13 @@ class RateSearch:
             else:
                 self._next = min(target * 2.0, self.max_rps)
             return
-        if self.lo > 0 and (self.hi - self.lo) <= self.precision * self.hi:
+        if self.lo > 0 and (self.hi - self.lo) <= self.rules.precision * self.hi:
             self._finish("converged")
             return
         nxt = (self.lo + self.hi) / 2.0
         if hinted:
             # The bound is a measured capacity: probe just under it rather than halfway.
-            nxt = max(nxt, self.hi * (1.0 - self.precision / 2.0))
+            nxt = max(nxt, self.hi * (1.0 - self.rules.precision / 2.0))
         if nxt < self.min_rps:
             self._finish("min_rps")
             return

@@ -30,30 +30,24 @@ did). Steps from older jobs lack them and count as points: Low = High = the meas
   Same-hardware instance types on one host (ml.c5.large, ml.m5.large, ml.c6i.large: 2 vCPU each)
   come out as ties.
 
-Ranking, among steps that have metrics, meet the latency threshold and stayed under the error
-budget, at most 10, picked one at a time from the remaining ones:
-
-1. the *leader* is the cheapest per inference (point value; then lower latency, then higher
-   throughput, then the stable key: instance type, count, environment, RecommendationId);
-2. the pool is the leader and every remaining configuration tied with it on throughput, less any
-   that another remaining configuration is significantly cheaper per inference than (cost ranges
-   disjoint);
-3. the next recommendation is the pool's cheapest per hour (then lower latency, higher
-   throughput, stable key).
-
-So configurations tied on throughput are ordered by price; no configuration is ever ranked above
-one whose cost per inference is significantly lower; the order is deterministic (it does not depend
-on the order of the steps); and for steps without intervals (points) it is the old order: cheapest
-per inference first, then lower latency, then higher throughput.
+Ranking (``core.ranking`` holds the rule and its reasons), among steps that have metrics, meet the
+latency threshold and stayed under the error budget, at most 10: the leader is the cheapest per
+inference (point value; then lower latency, then higher throughput, then the stable key: instance
+type, count, environment, RecommendationId); ties are throughput ranges that overlap; the objective
+is the cost-per-inference range, so a configuration significantly more expensive per inference
+than any other remaining one is beaten; among the leader's ties the pick is the cheapest per hour
+(then lower latency, higher throughput, stable key). For steps without intervals (points) it is the
+plain order: cheapest per inference first, then lower latency, then higher throughput.
 
 Each recommendation carries two members of infrec's (SDK parsers ignore unknown members, so
 SageMaker clients are unaffected): ``TiedWith``, the RecommendationIds of the other ranked
 recommendations whose throughput ranges overlap its own (direct overlap, empty when none; ``ties``
 groups them transitively), and ``BestFor``, naming what it is *significantly* best at among the
-ranked ones: ``"cost"`` when its cost range lies wholly below every other one's, ``"throughput"``
-when its throughput range lies wholly above every other one's, ``"latency"`` when its latency
-range lies wholly below every other one's (those without ModelLatency are not compared). No mark
-is given where the best is within the noise of another, so at most one recommendation has each.
+ranked ones (``ranking.best_for``): ``"cost"`` when its cost range lies wholly below every other
+one's, ``"throughput"`` when its throughput range lies wholly above every other one's,
+``"latency"`` when its latency range lies wholly below every other one's (those without
+ModelLatency are not compared). No mark is given where the best is within the noise of another,
+so at most one recommendation has each.
 
 Emulated steps: the caller puts values for the *full* instance in StepMetrics (throughput already
 scaled back up by 1/scale); ``emulation_scale`` is kept so reports can say "approximate".
@@ -68,10 +62,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infrec.core.errors import ValidationError
+from infrec.core.ranking import Entry, Range, best_for, rank, tied_with
 
 MAX_RECOMMENDATIONS = 10
 LATENCY_FALLBACK_SPREAD = 0.10   # ModelLatency ± this, for steps without a ModelLatencyInterval
-Range = tuple[float, float]      # closed interval (low, high)
 DEFAULT_PERCENTILE = "P95"
 PERCENTILES = ("P50", "P90", "P95", "P99")
 
@@ -213,11 +207,16 @@ def rank_steps(job_name: str, steps: Sequence[Mapping[str, Any]],
         if err is not None and err >= max_error_rate:
             continue
         eligible.append(_candidate(_recommendation(job_name, step), step))
-    ranked = _rank(eligible, limit)
-    for c in ranked:
-        c.rec["TiedWith"] = [o.rec["RecommendationId"] for o in ranked
-                             if o is not c and overlap(c.throughput, o.throughput)]
-    _mark_best(ranked)
+    entries = [Entry(throughput=c.throughput, objective=c.cost,
+                     leader_key=(c.cost_inference, c.latency, -c.max_invocations, c.key),
+                     pick_key=(c.cost_hour, c.latency, -c.max_invocations, c.key)) for c in eligible]
+    order = rank(entries, limit)
+    tied = tied_with(entries, order)
+    ranked = [eligible[i] for i in order]
+    marks = best_for([c.cost for c in ranked], [c.latency_range for c in ranked], [c.throughput for c in ranked])
+    for i, c, mark in zip(order, ranked, marks, strict=True):
+        c.rec["TiedWith"] = [eligible[j].rec["RecommendationId"] for j in tied[i]]
+        c.rec["BestFor"] = mark
     return [c.rec for c in ranked]
 
 
@@ -276,48 +275,6 @@ def _candidate(rec: dict[str, Any], step: Mapping[str, Any]) -> _Candidate:
 
 def _quantised(r: Range) -> Range:
     return _q(r[0]), _q(r[1])
-
-
-def _rank(cands: list[_Candidate], limit: int) -> list[_Candidate]:
-    """The order the module docstring describes: leader, its throughput ties, the cheapest per hour."""
-    remaining = sorted(cands, key=lambda c: (c.cost_inference, c.latency, -c.max_invocations, c.key))
-    ranked: list[_Candidate] = []
-    while remaining and len(ranked) < limit:
-        leader = remaining[0]
-        by_top = sorted(remaining, key=lambda c: (c.cost[1], c.key))
-        first, second = by_top[0], (by_top[1] if len(by_top) > 1 else None)
-
-        def beaten(c: _Candidate, first: _Candidate = first, second: _Candidate | None = second) -> bool:
-            other = second if c is first else first
-            return other is not None and other.cost[1] < c.cost[0]
-
-        pool = [c for c in remaining
-                if (c is leader or overlap(c.throughput, leader.throughput)) and not beaten(c)]
-        # The leader has the lowest point cost, which lies in its range, so it is never beaten.
-        pick = min(pool or [leader], key=lambda c: (c.cost_hour, c.latency, -c.max_invocations, c.key))
-        remaining.remove(pick)
-        ranked.append(pick)
-    return ranked
-
-
-def _sole_best(items: list[tuple[_Candidate, Range]], *, higher: bool) -> _Candidate | None:
-    """The one whose range lies wholly beyond every other one's (above if ``higher``), if any."""
-    for c, r in items:
-        others = [o for d, o in items if d is not c]
-        if higher and all(r[0] > o[1] for o in others):
-            return c
-        if not higher and all(r[1] < o[0] for o in others):
-            return c
-    return None
-
-
-def _mark_best(ranked: list[_Candidate]) -> None:
-    cheapest = _sole_best([(c, c.cost) for c in ranked], higher=False)
-    fastest = _sole_best([(c, c.latency_range) for c in ranked if c.latency_range], higher=False)
-    busiest = _sole_best([(c, c.throughput) for c in ranked], higher=True)
-    for mark, c in (("cost", cheapest), ("latency", fastest), ("throughput", busiest)):
-        if c is not None:
-            c.rec["BestFor"].append(mark)
 
 
 # ------------------------------------------------------------------ ranges (pure helpers)
@@ -393,11 +350,6 @@ def latency_range(step: Mapping[str, Any]) -> Range | None:
     if iv:
         return iv
     return point * (1 - LATENCY_FALLBACK_SPREAD), point * (1 + LATENCY_FALLBACK_SPREAD)
-
-
-def overlap(a: Range, b: Range) -> bool:
-    """Whether two closed ranges share a point: neither lies wholly above the other."""
-    return a[0] <= b[1] and b[0] <= a[1]
 
 
 def ties(recs: Sequence[Mapping[str, Any]]) -> list[list[str]]:

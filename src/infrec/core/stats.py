@@ -60,10 +60,6 @@ class WindowStats:
         return self.requests / self.duration_s if self.duration_s > 0 else 0.0
 
     @property
-    def success_rate(self) -> float:
-        return self.successes / self.duration_s if self.duration_s > 0 else 0.0
-
-    @property
     def error_rate(self) -> float:
         return self.errors / self.requests if self.requests else 0.0
 

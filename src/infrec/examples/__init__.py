@@ -4,12 +4,12 @@ download from any hub.
 `create_example(dest)` trains a small scikit-learn RandomForestClassifier on the iris data set that
 ships inside scikit-learn, and writes two archives in the layout SageMaker uses:
 
-- `dest/model.tar.gz` holds `model.joblib` at its root. The built-in server's sklearn flavour
-  (`infrec/sklearn`) loads the single `*.joblib` file of the extracted model folder.
+- `dest/model.tar.gz` holds `model.joblib` at its root. The built-in image
+  `infrec/sklearn` loads the single `*.joblib` file of the extracted model folder.
 - `dest/payload.tar.gz` holds request bodies at its root, one request per file; every file is sent
   as is by the load generator, so the archive holds nothing else.
 
-Request body convention (what the sklearn flavour must accept, and what each file is):
+Request body convention (what the infrec/sklearn image must accept, and what each file is):
 - `.json` (Content-Type application/json): the rows to predict, each row a list of the 4 iris
   features in scikit-learn's order (sepal length, sepal width, petal length, petal width, in cm).
   Two JSON shapes are included on purpose, because both are common with SageMaker clients:

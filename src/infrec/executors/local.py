@@ -1,10 +1,10 @@
 """LocalExecutor: endpoints as process groups on this host, inside the resources of their type.
 
 Each instance is one process group (the built-in server's master and workers, a user's command, or
-the Docker CLI of a container), started through a tiny `sh` launcher that first joins the instance's
-cgroups and then execs the server, so no instruction of the server ever runs outside its limits.
-CPU affinity packs instances onto disjoint CPUs; thread variables (OMP_NUM_THREADS, ...) default to
-the instance's vCPUs so libraries do not spin more threads than the quota pays for.
+the Docker CLI of a container). This module owns its lifecycle: the budget, cgroups, the ledger,
+starting, health, usage, stopping and reaping. What runs, with which command line and environment,
+is the launch policy's (``executors.launch``): it joins the instance's cgroups before the server's
+first instruction. CPU affinity packs instances onto disjoint CPUs.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import http.client
 import logging
-import math
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -29,7 +27,6 @@ from typing import Any
 
 import psutil
 
-from infrec.core.images import image_reference_problem
 from infrec.executors import cgroups as cg
 from infrec.executors.base import (
     CapacityError,
@@ -42,34 +39,12 @@ from infrec.executors.base import (
 )
 from infrec.executors.budget import DeviceBudget, HostBudget
 from infrec.executors.devices import HostDevices, host_devices
+from infrec.executors.launch import LAUNCHER, LaunchPolicy, docker_argv
 from infrec.executors.ledger import Ledger, owner_alive, owner_identity, process_start
 
 log = logging.getLogger(__name__)
 
-BUILTIN_PREFIX = "infrec/"
-BUILTIN_FLAVOURS = ("sklearn", "xgboost", "onnx", "pytorch", "python", "synthetic", "llmsim", "llamacpp", "vllm")
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-COMMAND_ENV = "INFREC_COMMAND"
-ALLOW_COMMANDS_HINT = "--allow-commands (INFREC_ALLOW_COMMANDS=1)"
-# What a user's command inherits from this process: enough to find programs and speak a locale;
-# never the control plane's credentials (AWS keys, the database URL, ...). The endpoint's own
-# settings (SAGEMAKER_*, SM_*, thread variables, the container's Environment) are added on top.
-COMMAND_BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
-# Inherited variables the built-in server never needs and that hold secrets: it runs a caller's
-# model code (pickles, inference.py), which must not read the control plane's credentials.
-_SECRET_NAME = re.compile(r"(SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|_KEY_ID$|ACCESS_KEY|API_KEY|"
-                          r"DATABASE_URL|^AWS_PROFILE$|^AWS_SHARED_CREDENTIALS_FILE$|^AWS_CONFIG_FILE$)",
-                          re.IGNORECASE)
-# The launcher joins the cgroups named in INFREC_CGROUP_PROCS, then becomes the server.
-LAUNCHER = ('for f in $INFREC_CGROUP_PROCS; do echo $$ > "$f" || exit 97; done; '
-            'unset INFREC_CGROUP_PROCS; exec "$@"')
 STOP_GRACE_S = 5.0
-
-
-def builtin_flavour(image: str) -> str | None:
-    base = image.split("@", 1)[0].split(":", 1)[0]
-    name = base.removeprefix(BUILTIN_PREFIX)
-    return name if base.startswith(BUILTIN_PREFIX) and name in BUILTIN_FLAVOURS else None
 
 
 def free_port() -> int:
@@ -182,8 +157,9 @@ class LocalExecutor(Executor):
         """`allow_commands`: may a spec run something other than the built-in server (INFREC_COMMAND,
         `spec.command`, a Docker image)? Off unless asked: the composition root passes the operator's
         choice (`infrec serve --allow-commands`, the embedded CLI's default)."""
-        self.allow_commands = allow_commands
         self.state_dir = Path(state_dir)
+        self.launch = LaunchPolicy(allow_commands=allow_commands, python=python or sys.executable,
+                                   empty_model_dir=self.state_dir / "empty-model")
         self.ledger = Ledger(self.state_dir)
         self.logs = self.state_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -203,7 +179,6 @@ class LocalExecutor(Executor):
         self.gpu_budget = DeviceBudget(found)
         self.cgroups = cg.detect(enforcement)
         self.enforcement = self.cgroups.name if self.cgroups else "affinity"
-        self.python = python or sys.executable
         self.taskset = shutil.which("taskset")
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
@@ -264,7 +239,7 @@ class LocalExecutor(Executor):
             raise EndpointStartError(f"InitialInstanceCount must be at least 1, got {spec.instance_count}")
         if not 0 < spec.scale <= 1:
             raise EndpointStartError(f"scale must be in (0, 1], got {spec.scale}")
-        argv, docker = self._server_argv(spec)
+        argv, docker = self.launch.argv(spec)
         vcpus, mem = spec.vcpus, spec.memory_bytes
         allocs = self.budget.allocate(spec.instance_type.name, vcpus, mem, spec.instance_count)
         try:
@@ -398,64 +373,6 @@ class LocalExecutor(Executor):
         """Every cgroup under infrec's parents (empty without cgroups): what tests check for leaks."""
         return self.cgroups.leftovers() if self.cgroups else []
 
-    def _server_argv(self, spec: EndpointSpec) -> tuple[list[str], bool]:
-        """What to run: the built-in server, a user's command line, or `docker run <image>`. The
-        last two run a caller's choice on this host, so only with `allow_commands`."""
-        refused = (f"which this infrec does not allow: the operator starts it with {ALLOW_COMMANDS_HINT} "
-                   "to run commands and container images, or use a built-in image (infrec/sklearn, ...)")
-        if spec.command or spec.environment.get(COMMAND_ENV):
-            if not self.allow_commands:
-                raise EndpointStartError(f"{COMMAND_ENV} would run a command on the infrec host, {refused}")
-            if spec.command:
-                return list(spec.command), False
-            try:
-                return shlex.split(spec.environment[COMMAND_ENV]), False
-            except ValueError as exc:
-                raise EndpointStartError(f"{COMMAND_ENV} is not a valid command line: {exc}") from None
-        if builtin_flavour(spec.image):
-            return [self.python, "-m", "infrec.serving"], False
-        if spec.image.startswith(BUILTIN_PREFIX):
-            known = ", ".join(BUILTIN_PREFIX + f for f in BUILTIN_FLAVOURS)
-            raise EndpointStartError(f"image {spec.image!r} is not a built-in infrec image; use one of: {known}")
-        if problem := image_reference_problem(spec.image):
-            raise EndpointStartError(problem)
-        if not self.allow_commands:
-            raise EndpointStartError(f"image {spec.image!r} is not a built-in infrec image, so it would run as a "
-                                     f"Docker container, {refused}")
-        if not _docker_reachable():
-            raise EndpointStartError(
-                f"image {spec.image!r} is not a built-in infrec image, so it would run as a Docker container, "
-                f"but no Docker engine is reachable. Start Docker, use a built-in image (infrec/sklearn, ...), "
-                f"or give a plain command line in the container's environment: {COMMAND_ENV}='my-server --flag' "
-                "(it gets SAGEMAKER_BIND_TO_PORT and SM_MODEL_DIR)")
-        return [spec.image], True
-
-    def _environment(self, spec: EndpointSpec, port: int, ledger_id: str, groups: list[str]) -> dict[str, str]:
-        """The endpoint's environment. A user's command gets only COMMAND_BASE_ENV of this process's
-        variables; the built-in server all but the secret-looking ones (it may need PYTHON*, proxies,
-        locale); the Docker CLI all of them (a credential helper may need AWS keys), while the
-        container itself gets only the model's Environment (`_docker_argv`)."""
-        command = bool(spec.command or spec.environment.get(COMMAND_ENV))
-        if command:
-            env = {k: v for k, v in os.environ.items()
-                   if k in COMMAND_BASE_ENV or k.startswith(("SAGEMAKER_", "SM_"))}
-        elif builtin_flavour(spec.image):
-            env = {k: v for k, v in os.environ.items() if not _SECRET_NAME.search(k)}
-        else:
-            env = dict(os.environ)
-        threads = str(max(1, math.ceil(spec.vcpus - 1e-9)))
-        for var in THREAD_VARS:
-            env[var] = threads
-        env["SAGEMAKER_MODEL_SERVER_WORKERS"] = threads
-        env.update(spec.environment)
-        env.pop(COMMAND_ENV, None)
-        env["SAGEMAKER_BIND_TO_PORT"] = str(port)
-        env["SM_MODEL_DIR"] = str(spec.model_dir) if spec.model_dir else str(self.state_dir / "empty-model")
-        env["INFREC_IMAGE"] = spec.image
-        env["INFREC_ENDPOINT"] = ledger_id
-        env["INFREC_CGROUP_PROCS"] = " ".join(f"{g}/cgroup.procs" for g in groups)
-        return env
-
     def _start_instance(self, run: _Running, index: int, cpu_ids: list[int], argv: list[str], docker: bool) -> None:
         spec, handle = run.spec, run.handle
         port = free_port()
@@ -472,14 +389,14 @@ class LocalExecutor(Executor):
                 inst.cgroups = self.cgroups.create(group, spec.vcpus, spec.memory_bytes)
             except cg.CgroupError as exc:
                 raise EndpointStartError(str(exc)) from None
-        env = self._environment(spec, port, handle.ledger_id, inst.cgroups)
+        env = self.launch.environment(spec, port, handle.ledger_id, inst.cgroups)
         # The instance's own GPUs and no others (none for a CPU type): CUDA numbers them as nvidia-smi does.
         inst.gpus = list(run.gpus[index]) if index < len(run.gpus) else []
         env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
         env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, inst.gpus))
         if docker:
             inst.container = f"infrec-{group}"
-            argv = self._docker_argv(spec, inst, env)
+            argv = docker_argv(spec, inst)
             env["INFREC_CGROUP_PROCS"] = ""
         prefix = [self.taskset, "-c", ",".join(map(str, cpu_ids))] if self.taskset and not docker else []
         if spec.model_dir is None:
@@ -553,20 +470,6 @@ class LocalExecutor(Executor):
         return rss, cpu
 
     # ------------------------------------------------------------------ docker
-    def _docker_argv(self, spec: EndpointSpec, inst: InstanceProcess, env: dict[str, str]) -> list[str]:
-        """SageMaker local mode's way: --cpus, --memory, the port mapped to 8080, `serve`."""
-        argv = ["docker", "run", "--rm", "--name", inst.container or "", "--cpus", f"{spec.vcpus:g}",
-                "--memory", str(spec.memory_bytes), "--memory-swap", str(spec.memory_bytes),
-                "--cpuset-cpus", ",".join(map(str, inst.cpu_ids)), "-p", f"127.0.0.1:{inst.port}:8080"]
-        if inst.gpus:
-            argv += ["--gpus", f"\"device={','.join(map(str, inst.gpus))}\""]
-        for k, v in spec.environment.items():
-            if k != COMMAND_ENV:
-                argv += ["-e", f"{k}={v}"]
-        if spec.model_dir:
-            argv += ["-v", f"{spec.model_dir}:/opt/ml/model:ro"]
-        return [*argv, spec.image, "serve"]
-
     @staticmethod
     def _docker_rm(name: str) -> None:
         with contextlib.suppress(OSError, subprocess.TimeoutExpired):
@@ -583,13 +486,3 @@ def _exit_text(code: int) -> str:
         return f"was killed by {name}"
     return f"exited with code {code}"
 
-
-def _docker_reachable() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        out = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True,
-                             timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0

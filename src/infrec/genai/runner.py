@@ -42,13 +42,13 @@ from infrec.core.genai import (
     PASS,
     ConcurrencySearch,
     LevelStats,
-    WorkloadSpec,
     copies_refusal,
     cost_per_million_tokens,
     judge_level,
     pool_levels,
     rank_with_ties,
 )
+from infrec.core.workload import WorkloadSpec
 from infrec.executors.base import Executor
 from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
 from infrec.genai.service import (
@@ -202,7 +202,7 @@ class GenAIRunner:
         work = Path(tempfile.mkdtemp(prefix=f"genai-{name}-", dir=self.home if self.home.is_dir() else None))
         try:
             model_dir = fetch_and_extract(model_uri, work / "model")
-            image, base_env = engine_for(model_dir, framework)
+            image, base_env = image_for(model_dir, framework)
             devices = host_devices()
             refusals: list[str] = []
             configs: list[tuple[Any, dict[str, str], int]] = []
@@ -340,7 +340,7 @@ class GenAIRunner:
                     raise JobStopped from None
 
 
-def engine_for(model_dir: Path, framework: str | None) -> tuple[str, dict[str, str]]:
+def image_for(model_dir: Path, framework: str | None) -> tuple[str, dict[str, str]]:
     """The image (and its base environment) for a model folder (module doc)."""
     if framework == "LMI":
         raise RuntimeError("InferenceSpecification.Framework LMI is a container image (DJL Serving): deploy it as an "

@@ -28,7 +28,9 @@ from sqlalchemy.orm import Session
 
 from infrec.core.arn import ArnBuilder, resource_name
 from infrec.core.errors import NotFoundError, ResourceInUseError, ValidationError
-from infrec.core.genai import (
+from infrec.core.paging import page
+from infrec.core.timestamps import within
+from infrec.core.workload import (
     MAX_DATASET_BYTES,
     MAX_DATASET_PROMPTS,
     Prompt,
@@ -37,9 +39,7 @@ from infrec.core.genai import (
     parse_dataset,
     parse_workload,
 )
-from infrec.core.genai import with_dataset as add_dataset
-from infrec.core.paging import page
-from infrec.core.timestamps import within
+from infrec.core.workload import with_dataset as add_dataset
 from infrec.store import Store
 from infrec.store.tables import AIResourceRow
 

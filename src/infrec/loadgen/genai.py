@@ -20,9 +20,10 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from infrec.core.genai import LevelStats, WorkloadSpec, batch_size, token_counts
+from infrec.core.genai import LevelStats, batch_size
 from infrec.core.stats import LoadResult, WindowStats
 from infrec.core.traffic import OpenLoop, Phase, Phases
+from infrec.core.workload import WorkloadSpec, token_counts
 from infrec.loadgen import histogram
 from infrec.loadgen.payloads import Payload
 from infrec.loadgen.runner import run_load

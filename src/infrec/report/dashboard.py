@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
-from urllib.parse import urlencode
 
 from infrec.core.serverless import endpoint_label
 from infrec.report.figures import config_label, cost_chart, measured
@@ -186,6 +185,3 @@ def _package(job: Mapping[str, Any]) -> str:
     arn = (job.get("InputConfig") or {}).get("ModelPackageVersionArn") or ""
     return str(arn).rpartition("model-package/")[2]
 
-
-def compare_query(names: Sequence[str]) -> str:
-    return "/ui/compare?" + urlencode([("job", n) for n in names])

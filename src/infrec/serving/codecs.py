@@ -41,7 +41,7 @@ def choose_accept(header: str | None, default: str = JSON) -> str:
 
 
 def decode(body: bytes, content_type: str) -> Any:
-    """The body as a numpy array (rows × features) for the numeric flavours."""
+    """The body as a numpy array (rows × features) for the numeric images."""
     import numpy as np
 
     from infrec.serving.errors import RequestError

@@ -13,4 +13,4 @@ class RequestError(Exception):
 
 
 class ModelLoadError(Exception):
-    """The model folder does not hold what the flavour needs; the message says what was found."""
+    """The model folder does not hold what the image needs; the message says what was found."""

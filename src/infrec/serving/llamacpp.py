@@ -1,7 +1,9 @@
 """`infrec/llamacpp`: serve a GGUF model with llama-cpp-python's OpenAI-compatible server, inside the
 endpoint's CPU and memory limits (the executor's cgroup and CPU pinning apply to it as to any image).
 
-The engine lives in an environment of its own (`scripts/llamacpp-engine.sh`, or `make llamacpp`):
+"Engine" here is not the image: it is the third-party inference program the image starts
+(llama-cpp-python's server) and the Python environment it runs from. The engine lives in an
+environment of its own (`scripts/llamacpp-engine.sh`, or `make llamacpp`):
 llama-cpp-python has no binary wheel on PyPI and its server pins FastAPI/Starlette versions infrec's
 own environment need not share. This module finds that environment's interpreter and replaces
 itself with `llamacpp_app.py` run there, so the endpoint's process is the engine itself (the pid the

@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Any
 
+from infrec.core.images import BUILTIN_PREFIX
 from infrec.serving.settings import ServerSettings, SettingsError
 from infrec.serving.worker import LOAD_FAILED_EXIT, run_worker
 
@@ -80,7 +81,7 @@ class Master:
         signal.signal(signal.SIGINT, self.stop)
         for i in range(self.settings.workers):
             self.spawn(i)
-        print(f"infrec.serving: {self.settings.flavour} model from {self.settings.model_dir}, "
+        print(f"infrec.serving: {self.settings.image.removeprefix(BUILTIN_PREFIX)} model from {self.settings.model_dir}, "
               f"{self.settings.workers} worker(s) on {self.settings.host}:{self.settings.port}",
               file=sys.stderr, flush=True)
         while self.children:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-FLAVOURS = ("sklearn", "xgboost", "onnx", "pytorch", "python", "synthetic")
+from infrec.core.images import MODEL_SERVER, builtin_image, builtin_names, image_base
 
 
 class SettingsError(ValueError):
@@ -40,13 +40,13 @@ def _float(env: Mapping[str, str], key: str, default: float) -> float:
     return value
 
 
-def flavour_of(image: str) -> str:
-    """`infrec/sklearn:1.2` → `sklearn`; anything else is refused with the list of known images."""
-    base = image.split("@", 1)[0].split(":", 1)[0].strip()
-    name = base.removeprefix("infrec/")
-    if base.startswith("infrec/") and name in FLAVOURS:
-        return name
-    known = ", ".join(f"infrec/{f}" for f in FLAVOURS)
+def served_image(image: str) -> str:
+    """`infrec/sklearn:1.2` → `infrec/sklearn`, for an image this model server runs (the registry's);
+    anything else is refused with the list of those images."""
+    found = builtin_image(image_base(image).strip())
+    if found is not None and found.server == MODEL_SERVER:
+        return found.name
+    known = ", ".join(builtin_names(MODEL_SERVER))
     raise SettingsError(f"INFREC_IMAGE={image!r} is not a built-in image; use one of: {known}")
 
 
@@ -65,7 +65,7 @@ class ServerSettings:
     workers: int
     timeout_s: float
     model_dir: Path
-    flavour: str
+    image: str                    # the built-in image served: infrec/sklearn, ...
     max_body_bytes: int
     threads: int | None
 
@@ -79,7 +79,7 @@ class ServerSettings:
             workers=_int(e, "SAGEMAKER_MODEL_SERVER_WORKERS", default_workers(), 1),
             timeout_s=_float(e, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60.0),
             model_dir=Path(e.get("SM_MODEL_DIR") or "/opt/ml/model"),
-            flavour=flavour_of(e.get("INFREC_IMAGE") or "infrec/sklearn"),
+            image=served_image(e.get("INFREC_IMAGE") or "infrec/sklearn"),
             # SageMaker caps real-time payloads at 6 MB (25 MB for some); keep a generous guard.
             max_body_bytes=_int(e, "INFREC_MAX_REQUEST_MB", 25, 1) * 1024 * 1024,
             threads=threads,

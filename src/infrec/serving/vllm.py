@@ -2,7 +2,8 @@
 GPUs of the endpoint's instance (the executor sets CUDA_VISIBLE_DEVICES to exactly those, and none
 for a CPU instance type, so the engine refuses to start there rather than run on the wrong hardware).
 
-vLLM is not a dependency of infrec (it needs CUDA and pins its own torch): it runs from the
+"Engine" here is not the image: it is the third-party inference program the image starts (vLLM's
+server) and the Python it runs from. vLLM is not a dependency of infrec (it needs CUDA and pins its own torch): it runs from the
 interpreter ``INFREC_VLLM_PYTHON`` names, else ``.infrec/vllm-venv`` beside infrec's own venv, else
 this interpreter when it can import vllm. This module replaces itself with that engine
 (``python -m vllm.entrypoints.openai.api_server``), so the endpoint's process is the engine itself.

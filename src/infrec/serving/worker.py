@@ -14,8 +14,8 @@ import traceback
 from typing import Any
 
 from infrec.serving.errors import ModelLoadError, RequestError
-from infrec.serving.flavours import create
 from infrec.serving.http import HttpProtocol
+from infrec.serving.images import create
 from infrec.serving.settings import ServerSettings
 
 LOAD_FAILED_EXIT = 3
@@ -37,13 +37,13 @@ class App:
         self.ready = ready
         self.index = index
         self.all_ready = b"\x01" * settings.workers
-        self.flavour = create(settings.flavour, settings)
+        self.image = create(settings.image, settings)
         self.loaded = False
         self.timeout = settings.timeout_s
 
     def load(self) -> None:
         try:
-            self.flavour.load()
+            self.image.load()
         except ModelLoadError as exc:
             print(f"infrec.serving: model failed to load: {exc}", file=sys.stderr, flush=True)
             os._exit(LOAD_FAILED_EXIT)
@@ -75,7 +75,7 @@ class App:
             if timer:
                 signal.setitimer(signal.ITIMER_REAL, self.timeout)
             try:
-                payload, out_type = self.flavour.invoke(body, ctype, accept)
+                payload, out_type = self.image.invoke(body, ctype, accept)
             finally:
                 if timer:
                     signal.setitimer(signal.ITIMER_REAL, 0)

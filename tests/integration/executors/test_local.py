@@ -152,9 +152,9 @@ def test_refusals_name_the_problem(executor: TrackedExecutor, catalog: Catalog) 
     assert "smaller instance type" in msg and "--oversubscribe" in msg and "multi-machine" in msg
     with pytest.raises(EndpointStartError, match="not a built-in infrec image"):
         executor.start(spec(image="infrec/tensorflow", name="x"))
-    from infrec.executors.local import _docker_reachable
+    from infrec.executors.launch import docker_reachable
 
-    if not _docker_reachable():
+    if not docker_reachable():
         with pytest.raises(EndpointStartError, match=r"no Docker engine is reachable.*INFREC_COMMAND"):
             executor.start(spec(image="123.dkr.ecr.us-east-1.amazonaws.com/x:1", name="x"))
     assert executor.ledger.entries() == []

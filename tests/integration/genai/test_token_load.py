@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from infrec.core.genai import parse_workload
+from infrec.core.workload import parse_workload
 from infrec.loadgen.genai import run_level
 from tests.integration.genai.conftest import Sim
 
@@ -66,7 +66,7 @@ def test_llmsim_refuses_bad_bodies_and_queues_beyond_its_slots(llmsim: Callable[
 
 
 def test_a_dataset_sends_its_prompts_and_their_output_lengths(llmsim: Callable[..., Sim]) -> None:
-    from infrec.core.genai import parse_dataset, with_dataset
+    from infrec.core.workload import parse_dataset, with_dataset
 
     sim = llmsim(ttft_ms=10, itl_ms=2)
     prompts = parse_dataset(b'{"text": "alpha beta gamma", "output_length": 4}\n'

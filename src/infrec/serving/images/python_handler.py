@@ -21,7 +21,7 @@ from typing import Any
 
 from infrec.serving import codecs
 from infrec.serving.errors import ModelLoadError
-from infrec.serving.flavours.base import Flavour, find_model_file
+from infrec.serving.images.base import Image, find_model_file
 
 
 def _default_model_fn(model_dir: str) -> Any:
@@ -62,7 +62,7 @@ def _load_script(model_dir: Path) -> ModuleType:
     return module
 
 
-class PythonHandlerFlavour(Flavour):
+class PythonHandlerImage(Image):
     model: Any = None
 
     def load(self) -> None:

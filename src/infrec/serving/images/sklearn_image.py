@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from infrec.serving.flavours.base import NumericFlavour
+from infrec.serving.images.base import NumericImage
 
 
-class SklearnFlavour(NumericFlavour):
+class SklearnImage(NumericImage):
     suffixes = (".joblib", ".pkl", ".pickle")
     kind = "scikit-learn model"
 

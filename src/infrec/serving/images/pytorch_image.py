@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from infrec.core.images import BUILTIN_IMAGES
 from infrec.serving.errors import ModelLoadError
-from infrec.serving.flavours.base import NumericFlavour
+from infrec.serving.images.base import NumericImage
 
 
-class TorchScriptFlavour(NumericFlavour):
+class TorchScriptImage(NumericImage):
     suffixes = (".pt", ".pth", ".torchscript")
     kind = "TorchScript model"
 
@@ -21,7 +22,8 @@ class TorchScriptFlavour(NumericFlavour):
         try:
             import torch
         except ImportError:
-            raise ModelLoadError("infrec/pytorch needs torch: pip install 'infrec[pytorch]'") from None
+            extras = ",".join(BUILTIN_IMAGES["infrec/pytorch"].extras)
+            raise ModelLoadError(f"infrec/pytorch needs torch: pip install 'infrec[{extras}]'") from None
         if self.settings.threads:
             torch.set_num_threads(self.settings.threads)
         self._torch = torch

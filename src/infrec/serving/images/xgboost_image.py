@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infrec.serving.flavours.base import NumericFlavour
+from infrec.serving.images.base import NumericImage
 
 
-class XGBoostFlavour(NumericFlavour):
+class XGBoostImage(NumericImage):
     suffixes = (".json", ".ubj", ".bst", ".model")
     kind = "XGBoost model"
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import time
 
-from infrec.serving.flavours.base import Flavour
+from infrec.serving.images.base import Image
 
 
-class SyntheticFlavour(Flavour):
+class SyntheticImage(Image):
     ballast: bytes = b""
 
     def load(self) -> None:

@@ -1,4 +1,5 @@
-"""The flavour interface and the common path for numeric models (decode → predict → encode)."""
+"""The interface of a built-in image's handler, and the common path for numeric models (decode →
+predict → encode)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from infrec.serving.errors import ModelLoadError
 from infrec.serving.settings import ServerSettings
 
 
-class Flavour:
+class Image:
     """Loads once per worker, then answers requests one at a time on the worker's thread."""
 
     def __init__(self, settings: ServerSettings) -> None:
@@ -24,7 +25,7 @@ class Flavour:
         raise NotImplementedError
 
 
-class NumericFlavour(Flavour):
+class NumericImage(Image):
     """Models that take a 2-D numeric array: sklearn, xgboost, onnx, TorchScript."""
 
     suffixes: tuple[str, ...] = ()

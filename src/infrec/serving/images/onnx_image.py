@@ -10,13 +10,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from infrec.serving.flavours.base import NumericFlavour
+from infrec.serving.images.base import NumericImage
 
 _TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(int64)": "int64",
           "tensor(int32)": "int32", "tensor(float16)": "float16"}
 
 
-class OnnxFlavour(NumericFlavour):
+class OnnxImage(NumericImage):
     suffixes = (".onnx",)
     kind = "ONNX model"
 
