@@ -119,3 +119,26 @@ def test_embedded_cli_reads_only_home_and_cwd(tmp_path: Path) -> None:
         assert "Traceback" not in text
         messages.add(text.replace(probe, "<uri>"))
     assert len(messages) == 1, messages
+
+
+def test_each_services_keeps_its_own_roots(tmp_path: Path) -> None:
+    """The allowed folders belong to the services built with them, not to the process: a confined
+    server and an unconfined program in one process do not change each other's rule."""
+    from infrec.services import Services
+
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"x")
+    home = tmp_path / "home"
+    confined = Services(Settings.from_env({"INFREC_HOME": str(home)}).confined())
+    free = Services(Settings(home=tmp_path / "free", database_url=f"sqlite:///{tmp_path / 'free.db'}"))
+    try:
+        assert confined.registry.files is confined.files and confined.genai.files is confined.files
+        assert confined.files.roots == (home, Path.cwd().absolute())
+        with pytest.raises(ArtifactError, match="not an existing file or folder under the folders"):
+            confined.files.check_readable(str(outside))
+        free.files.check_readable(str(outside))  # a program building its own services reads any path
+        with pytest.raises(ArtifactError, match="not an existing file or folder under the folders"):
+            confined.files.check_readable(str(outside))
+    finally:
+        confined.close()
+        free.close()

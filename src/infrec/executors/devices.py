@@ -7,7 +7,7 @@ no switch to run it anyway.
 
 What the host has comes from, in order:
 
-- ``INFREC_HOST_DEVICES``: a declaration, JSON, e.g.
+- ``INFREC_HOST_DEVICES`` (``Settings.host_devices``, handed to `host_devices`): a declaration, JSON, e.g.
   ``{"nvidia": [{"name": "NVIDIA T4", "memory_gib": 16}], "neuron": []}`` (tests; a host whose
   nvidia-smi is not on the PATH). ``{}`` declares a host with no accelerator.
 - detection: NVIDIA GPUs from ``/dev/nvidia[0-9]*``, named by ``nvidia-smi --query-gpu=name,
