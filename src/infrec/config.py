@@ -82,7 +82,8 @@ class Settings:
     ray_autoscaler_wait_s: float = field(default=0.0, metadata=_env("INFREC_RAY_AUTOSCALER_WAIT_S"))
     # Artifacts: S3 addressing style (None: path-style with a custom endpoint, else botocore's own) and
     # the limits for extracting model and payload archives.
-    s3_addressing_style: Literal["auto", "path", "virtual"] | None = field(default=None, metadata=_env("INFREC_S3_ADDRESSING_STYLE"))
+    s3_addressing_style: Literal["auto", "path", "virtual"] | None = field(
+        default=None, metadata=_env("INFREC_S3_ADDRESSING_STYLE"))
     max_archive_bytes: int = field(default=DEFAULT_MAX_BYTES, metadata=_env("INFREC_MAX_ARCHIVE_BYTES"))
     max_archive_members: int = field(default=DEFAULT_MAX_MEMBERS, metadata=_env("INFREC_MAX_ARCHIVE_MEMBERS"))
     # Keep an ended job's extracted model and payloads (`infrec jobs clean` removes them later).

@@ -259,7 +259,8 @@ def safe_extract(archive_path: Path, dest_dir: Path, max_total_bytes: int | None
     Raises ArchiveError naming the member for: absolute names, `..`, symlinks or hard links that point
     outside, device files and FIFOs, more than `max_members` entries, or more than `max_total_bytes`
     bytes actually written (defaults: 2 GiB and 100 000; the operator's INFREC_MAX_ARCHIVE_BYTES and
-    INFREC_MAX_ARCHIVE_MEMBERS reach here through `FileAccess`). On any error nothing of the archive is left in `dest_dir` or anywhere else.
+    INFREC_MAX_ARCHIVE_MEMBERS reach here through `FileAccess`). On any error nothing of the archive
+    is left in `dest_dir` or anywhere else.
     """
     archive_path = Path(archive_path)
     dest_dir = Path(dest_dir)
