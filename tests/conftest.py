@@ -41,18 +41,6 @@ def test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
         yield
 
 
-@pytest.fixture(autouse=True)
-def file_roots_restored() -> Iterator[None]:
-    """Which folders file:// URIs may name is process-wide (`artifacts.uri.allow_files`, set by every
-    `Services` built in process): put it back after each test, so a test that builds services (the
-    browser tests, the fuzzer) does not confine the tests that run after it."""
-    from infrec.artifacts import uri
-
-    saved = uri.allowed_file_roots()
-    yield
-    uri.allow_files(saved)
-
-
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto's server on loopback: our S3, EC2 and IAM. Yields its endpoint URL."""

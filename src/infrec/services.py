@@ -3,16 +3,15 @@ the CLI's embedded mode and the tests, so there is never a second way to wire th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from infrec.api import operations
+from infrec.artifacts.uri import FileAccess
 from infrec.config import Settings
 from infrec.core.arn import ArnBuilder
 from infrec.core.catalog import Catalog
-from infrec.core.errors import ValidationError
 from infrec.executors.base import Executor
 from infrec.genai.service import GenAIService
 from infrec.hosting.service import HostingService
@@ -30,13 +29,17 @@ from infrec.store import Store
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def _check_artifact(field: str, uri: str) -> None:
-    from infrec.artifacts.uri import ArtifactError, check_readable
+def runner_options(settings: Settings) -> RunnerOptions:
+    """How jobs (and hosted endpoints) measure and start, from the settings."""
+    return RunnerOptions(allow_emulation=settings.allow_emulation, trial_seconds=settings.trial_seconds,
+                         setup_deadline_s=settings.setup_deadline_s, hold_seconds=settings.hold_seconds)
 
-    try:
-        check_readable(uri)
-    except ArtifactError as exc:
-        raise ValidationError(f"{field}: {exc}") from exc
+
+def catalog_for(settings: Settings) -> Catalog:
+    """The operator's catalog file (INFREC_CATALOG) or the packaged one, priced for the settings' region."""
+    if settings.catalog is not None:
+        return Catalog.load(settings.catalog, settings.region)
+    return Catalog.default(settings.region)
 
 
 def _vpc_preflight(settings: Settings) -> Callable[[dict[str, Any], Any, int], dict[str, Any]]:
@@ -75,14 +78,13 @@ class Services:
     def __init__(self, settings: Settings, *, check_artifacts: bool = True) -> None:
         self.settings = settings
         settings.ensure_home()
-        from infrec.artifacts.uri import allow_files
-
-        # Process-wide, so the registry's check and a job's download (jobs/workspace) obey one rule.
-        allow_files(settings.file_roots() if settings.confine_files else None)
+        # One rule for every artifact read: the registry's check, a job's download (jobs/workspace)
+        # and a hosted endpoint's model all go through this object (the registry carries it).
+        self.files = FileAccess.from_settings(settings)
         self.arns = ArnBuilder(settings.region, settings.account_id)
         self.store = Store(settings.database_url)
-        self.registry = RegistryService(self.store, self.arns, _check_artifact if check_artifacts else None)
-        self.catalog = Catalog.from_env(os.environ, region=settings.region)  # INFREC_REGION prices
+        self.registry = RegistryService(self.store, self.arns, self.files, check_artifacts=check_artifacts)
+        self.catalog = catalog_for(settings)
         self.extra_enums = {"ProductionVariantInstanceType": frozenset(self.catalog.names())}
         self._scheduler: Scheduler | None = None
         self._executor: Executor | None = None
@@ -97,7 +99,8 @@ class Services:
                                owner=lambda: self._scheduler.owner if self._scheduler else None,
                                endpoints=self.endpoint_lookup)
         self.extra_enums["AIRecommendationInstanceType"] = self.extra_enums["ProductionVariantInstanceType"]
-        self.genai = GenAIService(self.store, self.arns, self.endpoint_lookup, _instance_type_problem(self.catalog))
+        self.genai = GenAIService(self.store, self.arns, self.endpoint_lookup, _instance_type_problem(self.catalog),
+                                  files=self.files)
         self.tags = TagService(self.store)
         # CloudWatch Logs: the jobs' execution logs, rendered from their rows (infrec.jobs.joblog).
         self.logs = LogsService(self.arns)
@@ -114,7 +117,9 @@ class Services:
             from infrec.executors.ray import RayExecutor  # endpoints on a Ray cluster's nodes (docs/ray.md)
 
             self._executor = RayExecutor(self.settings.ray_address or "auto", state_dir=self.settings.home / "run",
-                                         allow_commands=self.settings.allow_commands)
+                                         allow_commands=self.settings.allow_commands,
+                                         autoscaler_wait_s=self.settings.ray_autoscaler_wait_s,
+                                         files=self.files.anywhere())
         if self._executor is None:
             from infrec.executors.local import LocalExecutor
 
@@ -132,7 +137,7 @@ class Services:
             from infrec.jobs.scheduler import this_owner
 
             self.executor().reap_orphans()  # what a killed server left, before anything new starts
-            opts = RunnerOptions.from_env()
+            opts = runner_options(self.settings)
             self._supervisor = Supervisor(self.hosting, self.executor(), self.settings.home, this_owner(),
                                           allow_emulation=opts.allow_emulation,
                                           setup_deadline_s=opts.setup_deadline_s)
@@ -152,7 +157,7 @@ class Services:
             if executor is None:
                 executor = self.executor()
             runner = JobRunner(self.settings.home, self.jobs.repo, self.registry, self.catalog, executor,
-                               options or RunnerOptions.from_env(), preflight=_vpc_preflight(self.settings),
+                               options or runner_options(self.settings), preflight=_vpc_preflight(self.settings),
                                endpoints=self.endpoint_lookup)
             self._scheduler = Scheduler(self.jobs.repo, runner)
             self._scheduler.start(resume=resume)

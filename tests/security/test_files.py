@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from infrec.artifacts import uri
+from infrec.artifacts.errors import ArtifactError
+from infrec.artifacts.uri import FileAccess
 from infrec.cli.serve import served_file_roots
 from infrec.config import Settings
 from tests.helpers import InfrecServer
@@ -72,29 +72,20 @@ def test_host_paths_get_one_uniform_refusal(open_server: InfrecServer, allowed_d
                PrimaryContainer={"Image": "infrec/synthetic", "ModelDataUrl": "file:///etc/shadow"})
 
 
-@pytest.fixture
-def restricted(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "root"
-    root.mkdir()
-    before = uri.allowed_file_roots()
-    uri.allow_files([root])
-    try:
-        yield root
-    finally:
-        uri.allow_files(before)
-
-
-def test_every_reader_obeys_the_roots(restricted: Path, tmp_path: Path) -> None:
+def test_every_reader_obeys_the_roots(tmp_path: Path) -> None:
+    restricted = tmp_path / "root"
+    restricted.mkdir()
+    files = FileAccess(roots=(restricted,))
     (restricted / "ok.bin").write_bytes(b"ok")
     outside = tmp_path / "outside.bin"
     outside.write_bytes(b"secret")
-    assert uri.read_bytes(str(restricted / "ok.bin")) == b"ok"
-    for reader in (uri.read_bytes, uri.size, uri.check_readable,
-                   lambda u: uri.download(u, tmp_path / "dl"), lambda u: uri.fetch_and_extract(u, tmp_path / "x")):
+    assert files.read_bytes(str(restricted / "ok.bin")) == b"ok"
+    for reader in (files.read_bytes, files.size, files.check_readable,
+                   lambda u: files.download(u, tmp_path / "dl"), lambda u: files.fetch_and_extract(u, tmp_path / "x")):
         for target in (str(outside), outside.as_uri(), str(tmp_path / "missing"), "/etc/passwd"):
-            with pytest.raises(uri.ArtifactError, match="not an existing file or folder under the folders"):
+            with pytest.raises(ArtifactError, match="not an existing file or folder under the folders"):
                 reader(target)
-    assert uri.exists(str(outside)) is False and uri.exists(str(restricted / "ok.bin")) is True
+    assert files.exists(str(outside)) is False and files.exists(str(restricted / "ok.bin")) is True
 
 
 def test_default_roots_per_mode(tmp_path: Path) -> None:
@@ -128,3 +119,26 @@ def test_embedded_cli_reads_only_home_and_cwd(tmp_path: Path) -> None:
         assert "Traceback" not in text
         messages.add(text.replace(probe, "<uri>"))
     assert len(messages) == 1, messages
+
+
+def test_each_services_keeps_its_own_roots(tmp_path: Path) -> None:
+    """The allowed folders belong to the services built with them, not to the process: a confined
+    server and an unconfined program in one process do not change each other's rule."""
+    from infrec.services import Services
+
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"x")
+    home = tmp_path / "home"
+    confined = Services(Settings.from_env({"INFREC_HOME": str(home)}).confined())
+    free = Services(Settings(home=tmp_path / "free", database_url=f"sqlite:///{tmp_path / 'free.db'}"))
+    try:
+        assert confined.registry.files is confined.files and confined.genai.files is confined.files
+        assert confined.files.roots == (home, Path.cwd().absolute())
+        with pytest.raises(ArtifactError, match="not an existing file or folder under the folders"):
+            confined.files.check_readable(str(outside))
+        free.files.check_readable(str(outside))  # a program building its own services reads any path
+        with pytest.raises(ArtifactError, match="not an existing file or folder under the folders"):
+            confined.files.check_readable(str(outside))
+    finally:
+        confined.close()
+        free.close()

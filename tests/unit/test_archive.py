@@ -15,6 +15,8 @@ import pytest
 
 from infrec.artifacts.archive import safe_extract
 from infrec.artifacts.errors import ArchiveError, ArtifactError
+from infrec.artifacts.uri import FileAccess
+from infrec.config import Settings
 
 
 def _tar(path: Path, entries: list[tuple[tarfile.TarInfo, bytes | None]], gz: bool = True) -> Path:
@@ -235,13 +237,19 @@ def test_zip_with_lying_size_header_refused(sandbox: Path) -> None:
     assert _all_files(sandbox) == before
 
 
-def test_limit_from_environment(sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INFREC_MAX_ARCHIVE_BYTES", "100")
+def test_limits_from_the_settings(sandbox: Path) -> None:
+    """The operator's limits reach every extraction through FileAccess, built from the settings."""
     archive = _tar(sandbox / "t.tar.gz", [_file("big.txt", b"z" * 101)])
-    _refused(sandbox, archive, "big.txt", "INFREC_MAX_ARCHIVE_BYTES")
-    monkeypatch.setenv("INFREC_MAX_ARCHIVE_BYTES", "lots")
-    with pytest.raises(ArchiveError, match="INFREC_MAX_ARCHIVE_BYTES='lots'"):
-        safe_extract(archive, sandbox / "dest")
+    files = FileAccess.from_settings(Settings.from_env({"INFREC_MAX_ARCHIVE_BYTES": "100"}))
+    with pytest.raises(ArchiveError, match="INFREC_MAX_ARCHIVE_BYTES") as info:
+        files.fetch_and_extract(str(archive), sandbox / "dest")
+    assert info.value.member == "big.txt"
+    many = _tar(sandbox / "many.tar.gz", [_file(f"f{i}") for i in range(11)])
+    files = FileAccess.from_settings(Settings.from_env({"INFREC_MAX_ARCHIVE_MEMBERS": "10"}))
+    with pytest.raises(ArchiveError, match="more than 10 entries"):
+        files.fetch_and_extract(str(many), sandbox / "dest")
+    with pytest.raises(ValueError, match="INFREC_MAX_ARCHIVE_BYTES='lots'"):
+        Settings.from_env({"INFREC_MAX_ARCHIVE_BYTES": "lots"})
 
 
 def test_too_many_members_refused(sandbox: Path) -> None:

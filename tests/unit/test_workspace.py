@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from infrec.jobs import workspace
 
 
@@ -17,11 +15,9 @@ def _job(home: Path, name: str, size: int = 1000) -> Path:
     return root
 
 
-def test_release_removes_the_folder_unless_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_release_removes_the_folder_unless_kept(tmp_path: Path) -> None:
     root = _job(tmp_path, "a")
-    monkeypatch.setenv(workspace.KEEP_ENV, "1")
-    assert workspace.release(tmp_path, "a") == 0 and root.exists()
-    monkeypatch.delenv(workspace.KEEP_ENV)
+    assert workspace.release(tmp_path, "a", keep=True) == 0 and root.exists()
     assert workspace.release(tmp_path, "a") == 1000 and not root.exists()
     assert workspace.release(tmp_path, "missing") == 0
 

@@ -34,29 +34,6 @@ _CHUNK = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ArchiveError(f"{name}={raw!r} is not a whole number of bytes/members") from None
-    if value <= 0:
-        raise ArchiveError(f"{name}={raw!r} must be positive")
-    return value
-
-
-def default_max_bytes() -> int:
-    """The configured expansion limit: $INFREC_MAX_ARCHIVE_BYTES, else 2 GiB."""
-    return _env_int(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)
-
-
-def default_max_members() -> int:
-    """The configured entry-count limit: $INFREC_MAX_ARCHIVE_MEMBERS, else 100 000."""
-    return _env_int(MAX_MEMBERS_ENV, DEFAULT_MAX_MEMBERS)
-
-
 def member_path(name: str) -> PurePosixPath | None:
     """The relative path an entry named `name` may occupy, or None for the archive root itself.
 
@@ -281,13 +258,14 @@ def safe_extract(archive_path: Path, dest_dir: Path, max_total_bytes: int | None
 
     Raises ArchiveError naming the member for: absolute names, `..`, symlinks or hard links that point
     outside, device files and FIFOs, more than `max_members` entries, or more than `max_total_bytes`
-    bytes actually written (defaults: $INFREC_MAX_ARCHIVE_BYTES or 2 GiB, $INFREC_MAX_ARCHIVE_MEMBERS or
-    100 000). On any error nothing of the archive is left in `dest_dir` or anywhere else.
+    bytes actually written (defaults: 2 GiB and 100 000; the operator's INFREC_MAX_ARCHIVE_BYTES and
+    INFREC_MAX_ARCHIVE_MEMBERS reach here through `FileAccess`). On any error nothing of the archive
+    is left in `dest_dir` or anywhere else.
     """
     archive_path = Path(archive_path)
     dest_dir = Path(dest_dir)
-    max_bytes = default_max_bytes() if max_total_bytes is None else max_total_bytes
-    members = default_max_members() if max_members is None else max_members
+    max_bytes = DEFAULT_MAX_BYTES if max_total_bytes is None else max_total_bytes
+    members = DEFAULT_MAX_MEMBERS if max_members is None else max_members
     if not archive_path.is_file():
         raise ArchiveError(f"{archive_path}: no such archive file")
     kind = archive_kind(archive_path)

@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 
+from infrec.config import Settings
 from infrec.core.errors import InfrecError
 
 
@@ -39,13 +40,13 @@ class Backend:
 class EmbeddedBackend(Backend):
     embedded = True
 
-    def __init__(self, run_jobs: bool = False) -> None:
-        from infrec.config import Settings
+    def __init__(self, run_jobs: bool = False, settings: Settings | None = None) -> None:
+        """`settings`: the command's own (`infrec demo` shortens the hold); default the environment's."""
         from infrec.services import Services
 
         # The caller's own process: file:// confined to the state folder and the current directory
         # (or INFREC_ALLOW_FILES), commands allowed unless INFREC_ALLOW_COMMANDS=0 (see config.Settings).
-        self.services = Services(Settings.from_env().confined())
+        self.services = Services((settings or Settings.from_env()).confined())
         if run_jobs:
             _interrupt_on_termination()
             self.services.start_jobs(resume=False)
@@ -125,11 +126,11 @@ ENDPOINT_OPTION = typer.Option(None, "--endpoint-url", envvar="INFREC_ENDPOINT_U
                                help="Talk to a running `infrec serve` instead of working in-process.")
 
 
-def open_backend(endpoint_url: str | None, run_jobs: bool = False) -> Backend:
+def open_backend(endpoint_url: str | None, run_jobs: bool = False, settings: Settings | None = None) -> Backend:
     if endpoint_url:
         return RemoteBackend(endpoint_url)
     try:
-        return EmbeddedBackend(run_jobs=run_jobs)
+        return EmbeddedBackend(run_jobs=run_jobs, settings=settings)
     except Exception as exc:  # e.g. the database cannot be opened: say so, no traceback
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -3,11 +3,11 @@ prices for one region — every price shown with its region, source and date."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
+from infrec.config import Settings
 from infrec.core.catalog import (
     DEFAULT_CATALOG_ENV,
     DEFAULT_REGION,
@@ -29,15 +29,24 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _settings() -> Settings:
+    """The settings (INFREC_REGION, INFREC_CATALOG); a bad one ends the command naming it (exit 2)."""
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
 def _region(region: str | None) -> str:
-    return (region or os.environ.get(REGION_ENV) or DEFAULT_REGION).strip()
+    return (region or _settings().region).strip()
 
 
 def _open(catalog: Path | None, region: str) -> Catalog:
     """The catalog priced for `region`; a bad file or a region the catalog has no prices for at all
     ends the command with the reason (exit 2), never a traceback."""
     try:
-        cat = Catalog.load(catalog, region) if catalog else Catalog.from_env(os.environ, region)
+        path = catalog or _settings().catalog
+        cat = Catalog.load(path, region) if path else Catalog.default(region)
     except CatalogError as exc:
         raise _fail(str(exc)) from None
     if cat.price_tables and region not in cat.price_tables and not len(cat):
@@ -135,7 +144,7 @@ def refresh(
     allowed pricing:GetProducts) into your catalog file, per region, with source and date."""
     from infrec.pricing import refresh as pricing
 
-    target = output or (Path(os.environ[DEFAULT_CATALOG_ENV]) if os.environ.get(DEFAULT_CATALOG_ENV) else None)
+    target = output or _settings().catalog
     if target is None:
         raise _fail(f"name the catalog file to write: --output FILE, or set {DEFAULT_CATALOG_ENV} "
                     "(the packaged catalog is never changed)")

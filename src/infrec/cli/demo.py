@@ -28,12 +28,15 @@ def register(app: typer.Typer) -> None:
 
         # A quick look: each step's confirmation hold is capped at 20 s (unless set), so four types
         # finish in a few minutes; a step whose interval is still wider than ±3 % says so.
-        os.environ.setdefault("INFREC_HOLD_SECONDS", "20")
-        settings = Settings.from_env()
+        try:
+            settings = Settings.from_env({"INFREC_HOLD_SECONDS": "20", **os.environ})
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
         folder = settings.ensure_home() / "demo"
         example = create_example(folder)
         console.print(f"example model: {example.model_path}  payloads: {example.payload_path}")
-        backend = open_backend(None, run_jobs=True)
+        backend = open_backend(None, run_jobs=True, settings=settings)
         try:
             arn = register_model(backend, "infrec-demo", "infrec/sklearn", example.model_path.as_uri(),
                                  example.payload_path.as_uri(), list(example.content_types), {})

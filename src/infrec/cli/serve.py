@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import os
 import socket
 from pathlib import Path
+from typing import Literal
 
 import typer
 
-from infrec.config import ALLOW_COMMANDS_ENV, ALLOW_FILES_ENV, EXECUTORS, Settings, env_flag
+from infrec.config import ALLOW_COMMANDS_ENV, ALLOW_FILES_ENV, EXECUTORS, Settings
 
 
 def is_loopback(host: str) -> bool:
@@ -95,12 +95,12 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(2) from exc
         try:
-            settings = Settings.from_env()
             # Served, the default is no: INFREC_ALLOW_COMMANDS must say yes, or --allow-commands.
-            commands = allow_commands or env_flag(os.environ.get(ALLOW_COMMANDS_ENV)) is True
+            settings = Settings.from_env(served=True)
         except ValueError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
+        commands = allow_commands or settings.allow_commands
         settings = dataclasses.replace(settings.confined(), allow_commands=commands,
                                        allow_files=served_file_roots(host, allow_files, settings.allow_files))
         if executor is not None or ray_address is not None:
@@ -108,7 +108,8 @@ def register(app: typer.Typer) -> None:
             if chosen not in EXECUTORS:
                 typer.echo(f"error: --executor must be one of {', '.join(EXECUTORS)}, not {executor!r}", err=True)
                 raise typer.Exit(2)
-            settings = dataclasses.replace(settings, executor=chosen, ray_address=ray_address or settings.ray_address)
+            kind: Literal["local", "ray"] = "ray" if chosen == "ray" else "local"
+            settings = dataclasses.replace(settings, executor=kind, ray_address=ray_address or settings.ray_address)
         try:
             services = Services(settings)
         except (StoreError, ValueError) as exc:

@@ -7,7 +7,7 @@ no switch to run it anyway.
 
 What the host has comes from, in order:
 
-- ``INFREC_HOST_DEVICES``: a declaration, JSON, e.g.
+- ``INFREC_HOST_DEVICES`` (``Settings.host_devices``, handed to `host_devices`): a declaration, JSON, e.g.
   ``{"nvidia": [{"name": "NVIDIA T4", "memory_gib": 16}], "neuron": []}`` (tests; a host whose
   nvidia-smi is not on the PATH). ``{}`` declares a host with no accelerator.
 - detection: NVIDIA GPUs from ``/dev/nvidia[0-9]*``, named by ``nvidia-smi --query-gpu=name,
@@ -18,7 +18,6 @@ What the host has comes from, in order:
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -179,13 +178,12 @@ _detected: HostDevices | None = None
 _detect_mutex = threading.Lock()
 
 
-def host_devices(environ: Mapping[str, str] | None = None) -> HostDevices:
-    """This host's accelerators: INFREC_HOST_DEVICES when set, else detected once per process."""
+def host_devices(declared: HostDevices | None = None) -> HostDevices:
+    """This host's accelerators: `declared` when given (Settings.host_devices, from
+    INFREC_HOST_DEVICES), else detected once per process (the hardware does not change)."""
     global _detected
-    env = os.environ if environ is None else environ
-    declared = env.get(DEVICES_ENV, "").strip()
-    if declared:
-        return HostDevices.from_json(declared)
+    if declared is not None:
+        return declared
     with _detect_mutex:
         if _detected is None:
             _detected = detect()

@@ -16,7 +16,7 @@ The same Executor protocol as the local executor; the jobs layer cannot tell the
   with it. Of the eligible nodes the one with the most free units of the type is chosen; when all
   are busy the actor waits in Ray's queue (up to `placement_timeout_s`, or until the job stops).
 * **A type no node offers** fails its step at once (EmulationError from `capacity_for`, naming the
-  resource to add). With an autoscaler (`autoscaler_wait_s` > 0; INFREC_RAY_AUTOSCALER_WAIT_S) the
+  resource to add). With an autoscaler (`autoscaler_wait_s` > 0; Settings.ray_autoscaler_wait_s) the
   step is sized as the full type and its start waits that long for a node offering it to join.
 * **Load generator.** It runs in the driver, on the driver's CPUs (`loadgen_cpus`: all of this
   process's CPUs, minus those a node on the same host gives its endpoints). The driver's host is
@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from infrec.artifacts.uri import FileAccess
 from infrec.core.catalog import InstanceType
 from infrec.core.emulation import EmulationError
 from infrec.executors.base import EndpointHandle, EndpointSpec, EndpointStartError, Executor, InstanceUsage
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 NAMESPACE = "infrec"
 PREFIX = "infrec:"
 LOADGEN_RESOURCE = "infrec:loadgen"
-AUTOSCALER_WAIT_ENV = "INFREC_RAY_AUTOSCALER_WAIT_S"
 CALL_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 15.0
 GIB = 1024**3
@@ -84,16 +84,18 @@ class RayExecutor(Executor):
 
     def __init__(self, address: str, *, state_dir: Path | None = None, node_state_dir: str | None = None,
                  allow_commands: bool = False, placement_timeout_s: float = 3600.0,
-                 autoscaler_wait_s: float | None = None) -> None:
+                 autoscaler_wait_s: float = 0.0, files: FileAccess | None = None) -> None:
         """`address`: the cluster's (host:port, `auto`, `ray://…`). `node_state_dir`: the folder on each
-        node for its endpoints' state (default INFREC_RAY_STATE_DIR there, else <tmp>/infrec-ray-<uid>)."""
+        node for its endpoints' state (default INFREC_RAY_STATE_DIR there, else <tmp>/infrec-ray-<uid>).
+        `autoscaler_wait_s`: Settings.ray_autoscaler_wait_s. `files`: how nodes fetch model data (the
+        operator's archive limits and S3 addressing style; any local path of the node itself)."""
         self.address = address
         self.state_dir = state_dir
         self.node_state_dir = node_state_dir
         self.allow_commands = allow_commands
         self.placement_timeout_s = placement_timeout_s
-        wait = os.environ.get(AUTOSCALER_WAIT_ENV, "").strip() if autoscaler_wait_s is None else autoscaler_wait_s
-        self.autoscaler_wait_s = float(wait or 0.0)
+        self.autoscaler_wait_s = float(autoscaler_wait_s)
+        self.files = files if files is not None else FileAccess()
         self.session = uuid.uuid4().hex[:8]
         self._running: dict[str, _Remote] = {}
         self._lock = threading.Lock()
@@ -214,7 +216,8 @@ class RayExecutor(Executor):
             name=f"infrec-{self.session}-{ledger_id}", namespace=NAMESPACE, max_restarts=0, max_concurrency=4,
             num_cpus=spec.vcpus * spec.instance_count, resources={resource: 1},
             scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
-        ).remote(self.node_state_dir, float(node["Resources"].get("CPU", 1.0)), self.allow_commands)
+        ).remote(self.node_state_dir, float(node["Resources"].get("CPU", 1.0)), self.allow_commands,
+                  self.files)
         node_id = str(node["NodeID"])
         try:
             where = self._wait(actor.where.remote(), self.placement_timeout_s, cancel, node_id,

@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from infrec.artifacts.uri import FileAccess
 from infrec.executors.base import EndpointHandle, EndpointSpec, EndpointStartError, InstanceUsage
 from infrec.executors.ledger import process_start
 
@@ -118,8 +119,10 @@ def reap(state_dir: str | None = None) -> int:
 class EndpointHost:
     """One endpoint on this node (module doc). Methods are called by executors.ray."""
 
-    def __init__(self, state_dir: str | None, node_cpus: float, allow_commands: bool) -> None:
+    def __init__(self, state_dir: str | None, node_cpus: float, allow_commands: bool, files: FileAccess) -> None:
+        """`files`: the driver's FileAccess (its archive limits and S3 addressing style) for the model."""
         self.state = node_state_dir(state_dir)
+        self.files = files
         self.node_cpus = node_cpus
         self.allow_commands = allow_commands
         self.executor: Any = None
@@ -184,13 +187,13 @@ class EndpointHost:
 
     def _with_model(self, spec: EndpointSpec) -> EndpointSpec:
         if spec.model_data_url:
-            from infrec.artifacts.uri import ArtifactError, fetch_and_extract
+            from infrec.artifacts.errors import ArtifactError
 
             dest = self.state / "models" / f"{spec.name[:60]}-{uuid.uuid4().hex[:8]}"
             dest.mkdir(parents=True)
             self.model_dir = dest
             try:
-                fetch_and_extract(spec.model_data_url, dest)
+                self.files.fetch_and_extract(spec.model_data_url, dest)
             except ArtifactError as exc:
                 raise EndpointStartError(f"the model data {spec.model_data_url} cannot be read on node "
                                          f"{node_address()}: {exc}") from None

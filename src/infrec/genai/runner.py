@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from infrec.artifacts.uri import FileAccess
 from infrec.core.catalog import Catalog
 from infrec.core.genai import (
     FAIL,
@@ -185,14 +186,13 @@ class GenAIRunner:
             levels.append(stats.to_doc())
             self.service.update(BENCHMARK, name, BenchmarkResults={"Levels": levels, "Workload": spec.to_doc()})
         prefix = doc["OutputConfig"]["S3OutputLocation"].rstrip("/") + f"/{name}"
-        write_results(prefix, {"AIBenchmarkJobName": name, "Workload": spec.to_doc(), "Levels": levels}, stats_all)
+        write_results(self.service.files, prefix, {"AIBenchmarkJobName": name, "Workload": spec.to_doc(), "Levels": levels}, stats_all)
         self.service.update(BENCHMARK, name, BenchmarkResults={"Levels": levels, "Workload": spec.to_doc(),
                                                                "OutputFiles": [f"{prefix}/results.json",
                                                                                f"{prefix}/results.csv"]})
 
     # ----------------------------------------------------------- recommendation
     def _recommend(self, name: str, cancel: threading.Event) -> None:
-        from infrec.artifacts.uri import fetch_and_extract
         from infrec.executors.devices import accelerator_refusal, host_devices
 
         doc = self.service.get(RECOMMENDATION, name)
@@ -201,7 +201,7 @@ class GenAIRunner:
         model_uri = doc["ModelSource"]["S3"]["S3Uri"]
         work = Path(tempfile.mkdtemp(prefix=f"genai-{name}-", dir=self.home if self.home.is_dir() else None))
         try:
-            model_dir = fetch_and_extract(model_uri, work / "model")
+            model_dir = self.service.files.fetch_and_extract(model_uri, work / "model")
             image, base_env = image_for(model_dir, framework)
             devices = host_devices()
             refusals: list[str] = []
@@ -225,9 +225,7 @@ class GenAIRunner:
                                                                                  "Refused": refusals})
             recs = recommendations(results, doc, image, spec)
             prefix = doc["OutputConfig"]["S3OutputLocation"].rstrip("/") + f"/{name}"
-            from infrec.artifacts.uri import write_bytes
-
-            write_bytes(f"{prefix}/recommendations.json", json.dumps(
+            self.service.files.write_bytes(f"{prefix}/recommendations.json", json.dumps(
                 {"Recommendations": recs, "Configurations": results, "Refused": refusals}, indent=2).encode())
             if not recs:
                 raise RuntimeError("no configuration met the SLAs at any concurrency: " + "; ".join(
@@ -421,11 +419,9 @@ def recommendations(results: list[dict[str, Any]], doc: dict[str, Any], image: s
     return out
 
 
-def write_results(prefix: str, doc: dict[str, Any], levels: list[LevelStats]) -> None:
+def write_results(files: FileAccess, prefix: str, doc: dict[str, Any], levels: list[LevelStats]) -> None:
     """results.json (everything) and results.csv (one row per level) under `prefix`."""
-    from infrec.artifacts.uri import write_bytes
-
-    write_bytes(f"{prefix}/results.json", json.dumps(doc, indent=2).encode())
+    files.write_bytes(f"{prefix}/results.json", json.dumps(doc, indent=2).encode())
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["level", "mode", "requests", "errors", "request_throughput", "output_tokens_per_s", "goodput",
@@ -435,4 +431,4 @@ def write_results(prefix: str, doc: dict[str, Any], levels: list[LevelStats]) ->
         w.writerow([s.level, "request_rate" if s.open_loop else "concurrency", s.requests, s.errors,
                     round(s.request_throughput, 4), round(s.output_tokens_per_s, 3), round(s.goodput, 4),
                     *(round(d.get(p, 0.0), 3) for d in (s.ttft_ms, s.itl_ms, s.e2e_ms) for p in ("p50", "p90", "p99"))])
-    write_bytes(f"{prefix}/results.csv", buf.getvalue().encode())
+    files.write_bytes(f"{prefix}/results.csv", buf.getvalue().encode())

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from infrec.artifacts.uri import FileAccess
 from infrec.core.arn import ArnBuilder, resource_name
 from infrec.core.errors import NotFoundError, ResourceInUseError, ValidationError
 from infrec.core.paging import page
@@ -71,11 +72,10 @@ def parse_inline_spec(text: str, where: str = "AIWorkloadConfigs.WorkloadSpec.In
         raise ValidationError(f"{where}: {exc}") from None
 
 
-def load_dataset(channels: list[dict[str, Any]]) -> tuple[Prompt, ...]:
+def load_dataset(channels: list[dict[str, Any]], files: FileAccess) -> tuple[Prompt, ...]:
     """The prompts of every DatasetConfig channel, in order (AIPerf single_turn JSONL, one S3 object
     each); ValidationException naming the channel's S3Uri and the line otherwise."""
     from infrec.artifacts.errors import ArtifactError
-    from infrec.artifacts.uri import read_bytes
 
     prompts: list[Prompt] = []
     for i, ch in enumerate(channels):
@@ -86,7 +86,7 @@ def load_dataset(channels: list[dict[str, Any]]) -> tuple[Prompt, ...]:
         if not str(uri).startswith("s3://"):
             raise ValidationError(f"{where}: {uri!r}: infrec reads datasets from s3:// objects")
         try:
-            data = read_bytes(uri, max_bytes=MAX_DATASET_BYTES)
+            data = files.read_bytes(uri, max_bytes=MAX_DATASET_BYTES)
         except ArtifactError as exc:
             raise ValidationError(f"{where}: {exc}") from None
         try:
@@ -103,8 +103,9 @@ class GenAIService:
     """SageMaker's Create/Describe/List/Stop/Delete for the three AI resources (module doc)."""
 
     def __init__(self, store: Store, arns: ArnBuilder, endpoints: Any = None,
-                 instance_type_ok: Callable[[str], str | None] | None = None) -> None:
+                 instance_type_ok: Callable[[str], str | None] | None = None, *, files: FileAccess) -> None:
         self.store = store
+        self.files = files                    # where datasets, models and results are read and written
         self.arns = arns
         self.endpoints = endpoints            # jobs.endpoints.EndpointLookup: hosting, then external
         self.instance_type_ok = instance_type_ok
@@ -174,7 +175,7 @@ class GenAIService:
             raise ValidationError("AIWorkloadConfigs.WorkloadSpec.Inline: custom_dataset_type needs a dataset: give "
                                   "DatasetConfig.InputDataConfig (an S3 channel of JSONL prompts)")
         if channels:
-            load_dataset(channels)    # read now, so a dataset that cannot run is refused by name
+            load_dataset(channels, self.files)    # read now, so a dataset that cannot run is refused by name
         doc: dict[str, Any] = {k: req[k] for k in ("AIWorkloadConfigName", "DatasetConfig", "AIWorkloadConfigs", "Tags") if k in req}
         return {"AIWorkloadConfigArn": self._insert(WORKLOAD, name, doc, None)}
 
@@ -203,7 +204,7 @@ class GenAIService:
         spec = parse_inline_spec(inline) if inline is not None else WorkloadSpec()
         channels = (doc.get("DatasetConfig") or {}).get("InputDataConfig") or []
         if channels and with_dataset:
-            spec = add_dataset(spec, load_dataset(channels))
+            spec = add_dataset(spec, load_dataset(channels, self.files))
         return doc["AIWorkloadConfigName"], spec
 
     # ----------------------------------------------------------- AIBenchmarkJob

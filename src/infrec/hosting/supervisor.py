@@ -269,7 +269,7 @@ class Supervisor:
         return started
 
     def _start_variant(self, name: str, variant: dict[str, Any], cancel: threading.Event, tag: str) -> Variant:
-        from infrec.artifacts.uri import ArtifactError, fetch_and_extract
+        from infrec.artifacts.uri import ArtifactError
 
         container = model_container(self.service.registry, variant["ModelName"])
         itype = self.service.catalog.get(variant["InstanceType"])
@@ -283,7 +283,7 @@ class Supervisor:
             shutil.rmtree(model_dir, ignore_errors=True)
             model_dir.mkdir(parents=True)
             try:
-                fetch_and_extract(container.model_data_url, model_dir)
+                self.service.registry.files.fetch_and_extract(container.model_data_url, model_dir)
             except ArtifactError as exc:
                 raise EndpointStartError(f"model data {container.model_data_url}: {exc}") from exc
         spec = EndpointSpec(name=f"ep-{name}-{variant['VariantName']}"[:60], image=container.image,

@@ -23,17 +23,14 @@ class InstantRecommendations:
         self.repo = repo
         self.registry = registry
 
-    @staticmethod
-    def _size(url: str | None, sizes: dict[str, int | None]) -> int | None:
+    def _size(self, url: str | None, sizes: dict[str, int | None]) -> int | None:
         """The model artifact's size in bytes; None for a folder, a prefix or anything unreadable
         (size is a preference, never a reason to fail DescribeModel)."""
         if not url:
             return None
         if url not in sizes:
-            from infrec.artifacts.uri import size
-
             try:
-                sizes[url] = size(url)
+                sizes[url] = self.registry.files.size(url)
             except Exception:
                 sizes[url] = None
         return sizes[url]

@@ -181,7 +181,8 @@ class JobRunner:
 
         # 2. Artifacts, once per job.
         try:
-            model_dir, payload_dir = prepare(self.home, name, source.model_data_url, source.payload_url)
+            model_dir, payload_dir = prepare(self.home, name, source.model_data_url, source.payload_url,
+                                             self.registry.files)
         except WorkspaceError as exc:
             self._finish_failed(name, f"cannot fetch the job's artifacts: {exc}")
             return

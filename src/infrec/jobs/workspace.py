@@ -3,24 +3,22 @@ extracted safely, so every step of the job (and a resumed run) serves and sends 
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from infrec.artifacts.uri import ArtifactError, fetch_and_extract
-
-KEEP_ENV = "INFREC_KEEP_ARTIFACTS"
+from infrec.artifacts.uri import ArtifactError, FileAccess
 
 
 class WorkspaceError(RuntimeError):
     pass
 
 
-def prepare(home: Path, job_name: str, model_data_url: str | None, payload_url: str,
+def prepare(home: Path, job_name: str, model_data_url: str | None, payload_url: str, files: FileAccess,
             max_bytes: int | None = None) -> tuple[Path | None, Path]:
-    """Return (model folder or None, payload folder) under `home/jobs/<job>/`."""
+    """Return (model folder or None, payload folder) under `home/jobs/<job>/`, fetched through
+    `files` (the operator's allowed folders and archive limits)."""
     root = home / "jobs" / job_name
     model_dir: Path | None = None
     try:
@@ -28,12 +26,12 @@ def prepare(home: Path, job_name: str, model_data_url: str | None, payload_url: 
             model_dir = root / "model"
             if not (root / "model.ready").exists():
                 _fresh(model_dir)
-                fetch_and_extract(model_data_url, model_dir, **_limit(max_bytes))
+                files.fetch_and_extract(model_data_url, model_dir, **_limit(max_bytes))
                 (root / "model.ready").touch()
         payload_dir = root / "payload"
         if not (root / "payload.ready").exists():
             _fresh(payload_dir)
-            fetch_and_extract(payload_url, payload_dir, **_limit(max_bytes))
+            files.fetch_and_extract(payload_url, payload_dir, **_limit(max_bytes))
             (root / "payload.ready").touch()
     except ArtifactError as exc:
         raise WorkspaceError(str(exc)) from exc
@@ -52,11 +50,6 @@ def _fresh(folder: Path) -> None:
     folder.mkdir(parents=True)
 
 
-def keep_artifacts() -> bool:
-    """Whether the operator asked to keep ended jobs' extracted artifacts (for debugging a model)."""
-    return os.environ.get(KEEP_ENV, "").strip().lower() in ("1", "true", "yes")
-
-
 def folder_bytes(folder: Path) -> int:
     total = 0
     for path in folder.rglob("*"):
@@ -68,12 +61,13 @@ def folder_bytes(folder: Path) -> int:
     return total
 
 
-def release(home: Path, job_name: str) -> int:
+def release(home: Path, job_name: str, keep: bool = False) -> int:
     """Remove an ended job's working folder (extracted model and payloads: up to the archive limit
-    each, per job) unless KEEP_ENV is set; the job's results live in the database. Returns the bytes
-    freed. A resumable (interrupted) job must not be released: its next run reads the folder."""
+    each, per job) unless `keep` (Settings.keep_artifacts: the operator keeps them to debug a model);
+    the job's results live in the database. Returns the bytes freed. A resumable (interrupted) job
+    must not be released: its next run reads the folder."""
     root = home / "jobs" / job_name
-    if keep_artifacts() or not root.is_dir():
+    if keep or not root.is_dir():
         return 0
     freed = folder_bytes(root)
     shutil.rmtree(root, ignore_errors=True)
@@ -82,7 +76,7 @@ def release(home: Path, job_name: str) -> int:
 
 def clean(home: Path, is_ended: Callable[[str], bool], older_than_s: float) -> list[tuple[str, int]]:
     """Remove the working folders of ended (or unknown) jobs last touched more than `older_than_s`
-    ago: what `infrec jobs clean` does for folders kept by KEEP_ENV or left by older versions.
+    ago: what `infrec jobs clean` does for folders kept by INFREC_KEEP_ARTIFACTS or left by older versions.
     Folders of jobs that may still run are never touched. Returns (job name, bytes freed)."""
     base = home / "jobs"
     if not base.is_dir():

@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from infrec.artifacts.errors import ArtifactError
+from infrec.artifacts.uri import FileAccess
 from infrec.core.arn import ArnBuilder, resource_name
 from infrec.core.errors import ConflictError, NotFoundError, ValidationError
 from infrec.core.images import validate_image
@@ -24,9 +26,6 @@ from infrec.core.paging import page
 from infrec.core.timestamps import within
 from infrec.store import Store
 from infrec.store.tables import ModelPackageGroupRow, ModelPackageRow, ModelRow
-
-ArtifactCheck = Callable[[str, str], None]
-"""Called with (field name, URI); raises ValidationError when the URI cannot be read."""
 
 _VERSION_RETRIES = 20
 
@@ -49,10 +48,14 @@ def _sorted(docs: list[dict[str, Any]], query: dict[str, Any], name_key: str) ->
 
 
 class RegistryService:
-    def __init__(self, store: Store, arns: ArnBuilder, check_artifact: ArtifactCheck | None = None) -> None:
+    def __init__(self, store: Store, arns: ArnBuilder, files: FileAccess, *, check_artifacts: bool = True) -> None:
+        """`files`: where artifacts may come from, for this registry's checks and for whoever reads
+        the artifacts of what it holds (jobs, hosting). `check_artifacts`: whether registering checks
+        that they can be read (off only where no artifact is ever read, such as an API fuzzer)."""
         self.store = store
         self.arns = arns
-        self.check_artifact = check_artifact
+        self.files = files
+        self.check_artifacts = check_artifacts
         # DescribeModel's DeploymentRecommendation (instant recommendations from the jobs already
         # run); set by the composition root, since jobs sit above the registry.
         self.deployment_recommendation: Callable[[dict[str, Any]], dict[str, Any]] | None = None
@@ -118,9 +121,17 @@ class RegistryService:
         return {}
 
     # -------------------------------------------------------------- packages
-    def _check_artifacts(self, req: dict[str, Any]) -> None:
-        if self.check_artifact is None:
+    def check_artifact(self, field: str, uri: str) -> None:
+        """Raise ValidationError naming `field` unless `uri` can be read (a typo fails at
+        registration, not an hour into a job)."""
+        if not self.check_artifacts:
             return
+        try:
+            self.files.check_readable(uri)
+        except ArtifactError as exc:
+            raise ValidationError(f"{field}: {exc}") from exc
+
+    def _check_artifacts(self, req: dict[str, Any]) -> None:
         spec = req.get("InferenceSpecification") or {}
         for i, c in enumerate(spec.get("Containers") or []):
             if c.get("ModelDataUrl"):
@@ -317,7 +328,7 @@ class RegistryService:
                 self.get_model_package(c["ModelPackageName"])
             elif not c.get("Image"):
                 raise ValidationError(f"Containers[{i}]: Image is required unless ModelPackageName is given")
-            if c.get("ModelDataUrl") and self.check_artifact:
+            if c.get("ModelDataUrl"):
                 self.check_artifact(f"Containers[{i}].ModelDataUrl", c["ModelDataUrl"])
         arn = self.arns.sagemaker("model", name)
         doc = {

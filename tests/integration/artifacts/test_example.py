@@ -16,7 +16,7 @@ import joblib
 import pytest
 
 from infrec.artifacts.archive import safe_extract
-from infrec.artifacts.uri import check_readable, fetch_and_extract
+from infrec.artifacts.uri import FileAccess
 from infrec.examples import FEATURE_NAMES, ExampleModel, create_example
 
 INFREC = Path(sys.executable).parent / "infrec"
@@ -38,8 +38,8 @@ def _rows(name: str, body: bytes) -> list[list[float]]:
 
 def test_archives_and_metadata(example: ExampleModel) -> None:
     assert example.model_path.name == "model.tar.gz" and example.payload_path.name == "payload.tar.gz"
-    check_readable(example.model_data_url)
-    check_readable(example.payload_url)
+    FileAccess().check_readable(example.model_data_url)
+    FileAccess().check_readable(example.payload_url)
     with tarfile.open(example.model_path) as tf:
         assert tf.getnames() == ["model.joblib"]
     assert list(example.content_types) == ["application/json", "text/csv"]
@@ -54,7 +54,7 @@ def test_archives_and_metadata(example: ExampleModel) -> None:
 def test_model_predicts_every_payload_body(example: ExampleModel, tmp_path: Path) -> None:
     from sklearn.datasets import load_iris
 
-    model_dir = fetch_and_extract(example.model_data_url, tmp_path / "model")
+    model_dir = FileAccess().fetch_and_extract(example.model_data_url, tmp_path / "model")
     payload_dir = safe_extract(example.payload_path, tmp_path / "payload")
     model = joblib.load(next(model_dir.glob("*.joblib")))
     iris = load_iris()

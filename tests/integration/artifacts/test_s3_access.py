@@ -13,12 +13,14 @@ from pathlib import Path
 import boto3
 import pytest
 
-from infrec.artifacts import uri
 from infrec.artifacts.errors import ArtifactError
+from infrec.artifacts.uri import FileAccess
 from tests.helpers import free_port, stop_process, wait_for_port
 
 # Requests moto serves before it starts enforcing IAM: exactly the set-up calls below.
 _SETUP_CALLS = 5
+
+files = FileAccess()  # any local path: a program building its own services reads as it likes
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +64,15 @@ def test_access_denied_is_named(locked_s3: tuple[str, dict[str, str]], monkeypat
     url, creds = locked_s3
     _use(monkeypatch, url, creds)
     with pytest.raises(ArtifactError, match=r"^s3://locked/model\.tar\.gz: access denied"):
-        uri.check_readable("s3://locked/model.tar.gz")
+        files.check_readable("s3://locked/model.tar.gz")
     with pytest.raises(ArtifactError, match=r"^s3://locked/model\.tar\.gz: access denied$"):
-        uri.read_bytes("s3://locked/model.tar.gz")
+        files.read_bytes("s3://locked/model.tar.gz")
     with pytest.raises(ArtifactError, match="access denied"):
-        uri.exists("s3://locked/model.tar.gz")  # "cannot tell" is not "does not exist"
+        files.exists("s3://locked/model.tar.gz")  # "cannot tell" is not "does not exist"
     with pytest.raises(ArtifactError, match="cannot write: access denied"):
-        uri.write_bytes("s3://locked/new", b"y")
+        files.write_bytes("s3://locked/new", b"y")
     with pytest.raises(ArtifactError, match="access denied"):
-        uri.fetch_and_extract("s3://locked/model.tar.gz", tmp_path / "m")
+        files.fetch_and_extract("s3://locked/model.tar.gz", tmp_path / "m")
     assert not (tmp_path / "m").exists()
 
 
@@ -79,4 +81,4 @@ def test_refused_credentials_are_named(locked_s3: tuple[str, dict[str, str]],
     url, _ = locked_s3
     _use(monkeypatch, url, {"AWS_ACCESS_KEY_ID": "AKIDNOTKNOWN", "AWS_SECRET_ACCESS_KEY": "nope"})
     with pytest.raises(ArtifactError, match=r"credentials refused by S3 \(InvalidAccessKeyId\)"):
-        uri.read_bytes("s3://locked/model.tar.gz")
+        files.read_bytes("s3://locked/model.tar.gz")

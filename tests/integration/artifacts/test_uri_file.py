@@ -9,40 +9,41 @@ from pathlib import Path
 
 import pytest
 
-from infrec.artifacts import uri
 from infrec.artifacts.errors import ArchiveError, ArtifactError
+from infrec.artifacts.uri import FileAccess
+
+files = FileAccess()  # any local path: a program building its own services reads as it likes
 
 
 def test_write_read_exists_with_file_uri_and_plain_path(tmp_path: Path) -> None:
     target = tmp_path / "with space" / "deep" / "x.bin"
     u = target.as_uri()  # percent-encodes the space
     assert "%20" in u
-    assert not uri.exists(u)
-    uri.write_bytes(u, b"data")
-    assert uri.read_bytes(u) == b"data"
-    assert uri.read_bytes(str(target)) == b"data"
-    assert uri.exists(str(target)) and uri.size(u) == 4
-    uri.check_readable(u)
-    uri.check_readable(str(target.parent))  # a folder of model files is readable too
+    assert not files.exists(u)
+    files.write_bytes(u, b"data")
+    assert files.read_bytes(u) == b"data"
+    assert files.read_bytes(str(target)) == b"data"
+    assert files.exists(str(target)) and files.size(u) == 4
+    files.check_readable(u)
+    files.check_readable(str(target.parent))  # a folder of model files is readable too
     assert not [p for p in target.parent.iterdir() if p.name != "x.bin"]  # no temp file left
 
 
 def test_missing_and_unreadable_are_named(tmp_path: Path) -> None:
-    uri.allow_files(None)  # unconfined, as a program that builds its own services reads (tests/conftest restores)
     missing = (tmp_path / "nope.tar.gz").as_uri()
     with pytest.raises(ArtifactError) as info:
-        uri.check_readable(missing)
+        files.check_readable(missing)
     assert str(info.value) == f"{missing}: no such file or directory"
     with pytest.raises(ArtifactError, match="no such file"):
-        uri.read_bytes(missing)
+        files.read_bytes(missing)
     with pytest.raises(ArtifactError, match="must name a local path"):
-        uri.check_readable("file://otherhost/x")
+        files.check_readable("file://otherhost/x")
     if os.geteuid() != 0:  # root reads everything
         secret = tmp_path / "secret"
         secret.write_bytes(b"s")
         secret.chmod(0)
         with pytest.raises(ArtifactError, match="permission denied"):
-            uri.check_readable(str(secret))
+            files.check_readable(str(secret))
 
 
 def test_fetch_and_extract_local(tmp_path: Path) -> None:
@@ -54,16 +55,16 @@ def test_fetch_and_extract_local(tmp_path: Path) -> None:
     archive = tmp_path / "src" / "model.tar.gz"
     archive.parent.mkdir()
     archive.write_bytes(buf.getvalue())
-    out = uri.fetch_and_extract(archive.as_uri(), tmp_path / "m")
+    out = files.fetch_and_extract(archive.as_uri(), tmp_path / "m")
     assert (out / "model.joblib").read_bytes() == b"abc"
 
     body = tmp_path / "src" / "one.csv"
     body.write_bytes(b"1,2\n")
-    assert (uri.fetch_and_extract(str(body), tmp_path / "p") / "one.csv").read_bytes() == b"1,2\n"
+    assert (files.fetch_and_extract(str(body), tmp_path / "p") / "one.csv").read_bytes() == b"1,2\n"
 
     (tmp_path / "src" / "sub").mkdir()
     (tmp_path / "src" / "sub" / "two.json").write_bytes(b"[]")
-    out = uri.fetch_and_extract((tmp_path / "src").as_uri(), tmp_path / "tree")
+    out = files.fetch_and_extract((tmp_path / "src").as_uri(), tmp_path / "tree")
     assert (out / "sub" / "two.json").read_bytes() == b"[]"
     assert (out / "model.tar.gz").exists()  # a folder is copied as it is, not unpacked
 
@@ -74,7 +75,7 @@ def test_local_folder_with_link_outside_refused(tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("s")
     (src / "leak.txt").symlink_to(tmp_path / "secret.txt")
     with pytest.raises(ArtifactError, match=r"leak\.txt links outside"):
-        uri.fetch_and_extract(str(src), tmp_path / "out")
+        files.fetch_and_extract(str(src), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -86,5 +87,5 @@ def test_local_hostile_archive_refused(tmp_path: Path) -> None:
     evil = tmp_path / "evil.tar.gz"
     evil.write_bytes(buf.getvalue())
     with pytest.raises(ArchiveError, match=r"evil.tar.gz: member '/etc/infrec-pwned': absolute path refused"):
-        uri.fetch_and_extract(evil.as_uri(), tmp_path / "out")
+        files.fetch_and_extract(evil.as_uri(), tmp_path / "out")
     assert not Path("/etc/infrec-pwned").exists()

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from infrec.config import Settings
 from infrec.core.catalog import Catalog
 from infrec.executors.devices import HostDevices, accelerator_refusal, detect, host_devices
 from infrec.jobs.service import DEFAULT_INSTANCE_TYPES
@@ -219,11 +220,11 @@ def test_detection_reads_device_nodes_and_nvidia_smi(tmp_path: Path) -> None:
 
 
 def test_declared_devices_and_the_default_candidates() -> None:
-    declared = host_devices({"INFREC_HOST_DEVICES": T4})
+    declared = host_devices(Settings.from_env({"INFREC_HOST_DEVICES": T4}).host_devices)
     assert declared.source == "INFREC_HOST_DEVICES" and declared.of("nvidia")[0].name == "NVIDIA T4"
-    assert host_devices({"INFREC_HOST_DEVICES": "{}"}).devices == ()
+    assert host_devices(Settings.from_env({"INFREC_HOST_DEVICES": "{}"}).host_devices).devices == ()
     with pytest.raises(ValueError, match="INFREC_HOST_DEVICES"):
-        host_devices({"INFREC_HOST_DEVICES": "[1"})
+        Settings.from_env({"INFREC_HOST_DEVICES": "[1"})
     # A Default job with no candidates of its own picks infrec's defaults: never an accelerated type.
     catalog = Catalog.default()
     none = HostDevices()
