@@ -93,7 +93,7 @@ class Services:
         self._invoker: Any | None = None
         # InputConfig.Endpoints: infrec's own endpoints (hosting, as a jobs.endpoints.EndpointLookup)
         # first, then the operator's external ones (INFREC_EXTERNAL_ENDPOINTS).
-        self.endpoint_lookup = default_lookup(self.hosting)
+        self.endpoint_lookup = default_lookup(self.hosting, settings.external_endpoints)
         self.jobs = JobService(self.store, self.arns, self.registry, catalog=self.catalog,
                                submit=self._submit, cancel=self._cancel,
                                owner=lambda: self._scheduler.owner if self._scheduler else None,
@@ -124,7 +124,9 @@ class Services:
             from infrec.executors.local import LocalExecutor
 
             self._executor = LocalExecutor(state_dir=self.settings.home / "run",
-                                           allow_commands=self.settings.allow_commands)
+                                           allow_commands=self.settings.allow_commands,
+                                           devices=self.settings.host_devices,
+                                           loadgen_cpus=self.settings.loadgen_cpus)
         return self._executor
 
     # --------------------------------------------------------------- hosting

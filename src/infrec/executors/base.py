@@ -137,7 +137,7 @@ class Executor(Protocol):
         return []
 
     def devices(self) -> HostDevices:
-        """The accelerators the endpoints of this executor can be given."""
+        """The accelerators the endpoints of this executor can be given (detected on this host)."""
         return host_devices()
 
     def start(self, spec: EndpointSpec, cancel: threading.Event | None = None) -> EndpointHandle: ...

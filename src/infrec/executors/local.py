@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,15 +152,19 @@ class _Running:
 class LocalExecutor(Executor):
     """Runs endpoints as local processes. Thread-safe: a job may start several endpoints at once."""
 
-    def __init__(self, state_dir: Path, *, cpus: int | None = None, memory_gib: float | None = None,
-                 reserve_cpus: int = 1, oversubscribe: bool = False, enforcement: str = "auto",
-                 python: str | None = None, allow_commands: bool = False) -> None:
+    def __init__(self, state_dir: Path, *, cpus: int | None = None, reserve_cpus: int = 1,
+                 oversubscribe: bool = False, enforcement: str = "auto", allow_commands: bool = False,
+                 devices: HostDevices | None = None, loadgen_cpus: Sequence[int] | None = None) -> None:
         """`allow_commands`: may a spec run something other than the built-in server (INFREC_COMMAND,
         `spec.command`, a Docker image)? Off unless asked: the composition root passes the operator's
-        choice (`infrec serve --allow-commands`, the embedded CLI's default)."""
+        choice (`infrec serve --allow-commands`, the embedded CLI's default). `devices`: the host's
+        accelerators as the operator declared them (Settings.host_devices), else detected.
+        `loadgen_cpus`: the operator's CPUs for the load generator (Settings.loadgen_cpus), else those
+        no endpoint gets."""
         self.state_dir = Path(state_dir)
-        self.launch = LaunchPolicy(allow_commands=allow_commands, python=python or sys.executable,
+        self.launch = LaunchPolicy(allow_commands=allow_commands, python=sys.executable,
                                    empty_model_dir=self.state_dir / "empty-model")
+        self._loadgen_choice = tuple(loadgen_cpus) if loadgen_cpus else None
         self.ledger = Ledger(self.state_dir)
         self.logs = self.state_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -169,14 +174,8 @@ class LocalExecutor(Executor):
         else:
             # All but `reserve_cpus` (kept for the load generator), never fewer than one.
             ids = own[min(reserve_cpus, len(own) - 1):]
-        mem = int(memory_gib * 1024**3) if memory_gib else _default_memory_bytes()
-        self.budget = HostBudget(ids, mem, oversubscribe)
-        try:
-            found = host_devices()
-        except ValueError as exc:  # a bad INFREC_HOST_DEVICES: the jobs refuse accelerated types with it
-            log.warning("no GPUs handed to endpoints: %s", exc)
-            found = HostDevices(source="INFREC_HOST_DEVICES (invalid)")
-        self.gpu_budget = DeviceBudget(found)
+        self.budget = HostBudget(ids, _default_memory_bytes(), oversubscribe)
+        self.gpu_budget = DeviceBudget(host_devices(devices))
         self.cgroups = cg.detect(enforcement)
         self.enforcement = self.cgroups.name if self.cgroups else "affinity"
         self.taskset = shutil.which("taskset")
@@ -207,18 +206,8 @@ class LocalExecutor(Executor):
         """
         own = sorted(os.sched_getaffinity(0))
         endpoint = set(self.budget.cpu_ids)
-        raw = os.environ.get("INFREC_LOADGEN_CPUS", "").strip()
-        if raw:
-            chosen: set[int] = set()
-            try:
-                for part in raw.split(","):
-                    lo, dash, hi = part.strip().partition("-")
-                    first, last = int(lo), int(hi) if dash else int(lo)
-                    if not 0 <= first <= last < 65536:
-                        raise ValueError(part)
-                    chosen.update(range(first, last + 1))
-            except ValueError:
-                raise ValueError(f"INFREC_LOADGEN_CPUS={raw!r} must be a CPU list such as 0, 0-1 or 0,2-3") from None
+        if self._loadgen_choice:
+            chosen = set(self._loadgen_choice)
             if outside := sorted(chosen - set(own)):
                 raise ValueError(f"INFREC_LOADGEN_CPUS names CPUs {outside} that this process may not use "
                                  f"(its CPUs: {own})")

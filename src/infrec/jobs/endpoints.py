@@ -20,8 +20,7 @@ File format::
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -67,11 +66,6 @@ class FileEndpoints:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> FileEndpoints | None:
-        raw = (env if env is not None else os.environ).get(EXTERNAL_ENDPOINTS_ENV, "").strip()
-        return cls(Path(raw).expanduser()) if raw else None
 
     def _entries(self) -> dict[str, Any]:
         try:
@@ -119,9 +113,10 @@ class ChainedLookup:
         raise NotFoundError(f"Could not find endpoint {name!r}")
 
 
-def default_lookup(*first: EndpointLookup | None) -> EndpointLookup | None:
-    """The composition root's lookup: the given ones (hosting), then INFREC_EXTERNAL_ENDPOINTS."""
-    chain = [lk for lk in (*first, FileEndpoints.from_env()) if lk is not None]
+def default_lookup(first: EndpointLookup | None, external: Path | None) -> EndpointLookup | None:
+    """The composition root's lookup: `first` (hosting), then the operator's file of external
+    endpoints (Settings.external_endpoints, INFREC_EXTERNAL_ENDPOINTS) when there is one."""
+    chain = [lk for lk in (first, FileEndpoints(external.expanduser()) if external else None) if lk is not None]
     if not chain:
         return None
     return chain[0] if len(chain) == 1 else ChainedLookup(chain)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from infrec.config import Settings
 from infrec.executors.local import LocalExecutor
 
 OWN = sorted(os.sched_getaffinity(0))
@@ -55,19 +56,17 @@ def test_one_cpu_host_shares_the_whole_affinity_and_says_so(tmp_path: Path, monk
     assert len(warnings) == 1  # once per executor
 
 
-def test_cpu_list_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ex = LocalExecutor(tmp_path / "state", enforcement="affinity")
-    monkeypatch.setenv("INFREC_LOADGEN_CPUS", str(OWN[0]))
-    assert ex.loadgen_cpus() == [OWN[0]]
+def test_cpu_list_from_the_settings(tmp_path: Path) -> None:
+    def chosen(raw: str) -> list[int]:
+        cpus = Settings.from_env({"INFREC_LOADGEN_CPUS": raw}).loadgen_cpus
+        return LocalExecutor(tmp_path / "state", enforcement="affinity", loadgen_cpus=cpus).loadgen_cpus()
+
+    assert chosen(str(OWN[0])) == [OWN[0]]
     if len(OWN) > 1 and OWN[1] == OWN[0] + 1:
-        monkeypatch.setenv("INFREC_LOADGEN_CPUS", f" {OWN[0]}-{OWN[1]} ")
-        assert ex.loadgen_cpus() == OWN[:2]
-        monkeypatch.setenv("INFREC_LOADGEN_CPUS", f"{OWN[1]},{OWN[0]}")
-        assert ex.loadgen_cpus() == OWN[:2]
+        assert chosen(f" {OWN[0]}-{OWN[1]} ") == OWN[:2]
+        assert chosen(f"{OWN[1]},{OWN[0]}") == OWN[:2]
     for bad in ("x", "1-0", "-1", "0-", "0,,1"):
-        monkeypatch.setenv("INFREC_LOADGEN_CPUS", bad)
-        with pytest.raises(ValueError, match="CPU list"):
-            ex.loadgen_cpus()
-    monkeypatch.setenv("INFREC_LOADGEN_CPUS", str(max(OWN) + 1))
+        with pytest.raises(ValueError, match="INFREC_LOADGEN_CPUS"):
+            Settings.from_env({"INFREC_LOADGEN_CPUS": bad})
     with pytest.raises(ValueError, match="may not use"):
-        ex.loadgen_cpus()
+        chosen(str(max(OWN) + 1))

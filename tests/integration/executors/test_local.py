@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from infrec.config import Settings
 from infrec.core.catalog import Catalog, InstanceType
 from infrec.executors.base import CapacityError, EndpointSpec, EndpointStartError, Executor
 from infrec.executors.local import LocalExecutor, group_members
@@ -224,14 +225,13 @@ def _environ(pid: int) -> dict[str, str]:
     return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
 
 
-def test_each_gpu_instance_sees_only_its_own_gpus(tmp_path: Path, catalog: Catalog,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_gpu_instance_sees_only_its_own_gpus(tmp_path: Path, catalog: Catalog) -> None:
     # A host with two T4s (declared: this machine has none): an ml.g4dn.xlarge endpoint (one T4) sees
     # exactly one, a second one the other, a third is refused while both are held; a CPU type sees
     # none, so a model server on a GPU host never uses a GPU its instance type does not have.
-    monkeypatch.setenv("INFREC_HOST_DEVICES", json.dumps(
-        {"nvidia": [{"name": "Tesla T4", "memory_gib": 15}, {"name": "Tesla T4", "memory_gib": 15}]}))
-    ex = TrackedExecutor(tmp_path / "state", oversubscribe=True)
+    two_t4 = json.dumps({"nvidia": [{"name": "Tesla T4", "memory_gib": 15}, {"name": "Tesla T4", "memory_gib": 15}]})
+    ex = TrackedExecutor(tmp_path / "state", oversubscribe=True,
+                         devices=Settings.from_env({"INFREC_HOST_DEVICES": two_t4}).host_devices)
     ex.handles = []
     g4, c5 = catalog.get("ml.g4dn.xlarge"), catalog.get("ml.c5.large")
     try:
