@@ -64,7 +64,7 @@ from infrec.core.traffic import OpenLoop, Phase, Phases, StoppingConditions, fro
 from infrec.executors.base import EndpointHandle, EndpointSpec, EndpointStartError, Executor
 from infrec.executors.pinning import control_plane_on
 from infrec.jobs.model_source import ModelSource
-from infrec.loadgen import histogram, load_payloads, run_load
+from infrec.loadgen import LoadPlan, histogram, load_payloads, run_load
 from infrec.loadgen.payloads import Payload
 from infrec.loadgen.runner import generator_bound_reason, more_workers
 
@@ -769,9 +769,9 @@ class _Search:
 
     def _load(self, shape: Any, deadline_s: float, stop: threading.Event | None = None,
               on_window: Callable[[WindowStats], None] | None = None) -> LoadResult:
-        return run_load(self.urls, self.payloads, shape, None, deadline_s=deadline_s,
-                        content_type=self.content_type, cancel=stop or self.cancel, on_window=on_window,
-                        workers=self.workers, cpu_ids=self.loadgen_cpus)
+        return run_load(LoadPlan(self.urls, self.payloads, shape, None, deadline_s=deadline_s,
+                                 content_type=self.content_type, workers=self.workers, cpu_ids=self.loadgen_cpus),
+                        cancel=stop or self.cancel, on_window=on_window)
 
     def _log(self, rate: float, run: _TrialRun, phase: str, verdict: str | None = None,
              users: int | None = None) -> None:
@@ -900,10 +900,10 @@ def _replay(urls: list[str], payloads: list[Payload], content_type: str, emulati
     conditions = emulation.stopping(StoppingConditions.from_sagemaker(stopping) if stopping else None)
     remaining = max(deadline - time.time(), 1.0)
     t0 = time.monotonic()
-    res = run_load(urls, payloads, shape, conditions, deadline_s=min(shape.duration_s + 30, remaining),
-                   content_type=content_type, cancel=cancel,
+    res = run_load(LoadPlan(urls, payloads, shape, conditions, deadline_s=min(shape.duration_s + 30, remaining),
+                            content_type=content_type, cpu_ids=loadgen_cpus), cancel=cancel,
                    on_window=lambda w: on_progress({"Users": getattr(w, "users", None), "Rate": w.throughput,
-                                                    "P95Ms": w.p95_ms, "Errors": w.errors}), cpu_ids=loadgen_cpus)
+                                                    "P95Ms": w.p95_ms, "Errors": w.errors}))
     details["StopReason"] = res.stop_reason
     details["GeneratorBusyMax"] = round(res.generator_busy, 3)
     if emulation.emulated:
@@ -1027,8 +1027,8 @@ def _serverless_load(urls: list[str], payloads: list[Payload], content_type: str
             on_progress({"Phase": "serverless", "Users": users, "Rate": w.throughput, "P95Ms": w.p95_ms,
                          "Errors": w.errors})
 
-        res = run_load(urls, payloads, shape, None, deadline_s=whole + 15.0, content_type=content_type, cancel=cancel,
-                       on_window=window, cpu_ids=loadgen_cpus)
+        res = run_load(LoadPlan(urls, payloads, shape, None, deadline_s=whole + 15.0, content_type=content_type,
+                                cpu_ids=loadgen_cpus), cancel=cancel, on_window=window)
         end = time.monotonic()
         if res.generator_bound:
             raise GeneratorBound(generator_bound_reason(res))
