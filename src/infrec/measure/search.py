@@ -73,19 +73,19 @@ def server_slots(environment: dict[str, str], emulation: Emulation) -> int:
 class Search:
     """One Default step: unloaded probe, rate search, hold. Keeps the trial log in `details`."""
 
-    def __init__(self, run: RunContext, trial_seconds: float, hold_seconds: float, slots: int = 1) -> None:
-        self.context = run
-        self.emulation = run.emulation
-        self.percentile, self.threshold = run.percentile, run.threshold
-        self.cancel, self.deadline = run.cancel, run.deadline
+    def __init__(self, context: RunContext, trial_seconds: float, hold_seconds: float, slots: int = 1) -> None:
+        self.context = context
+        self.emulation = context.emulation
+        self.percentile, self.threshold = context.percentile, context.threshold
+        self.cancel, self.deadline = context.cancel, context.deadline
         self.min_measured_s = max(1.0, trial_seconds)
         self.hold_seconds = max(hold_seconds, self.min_measured_s)
-        self.on_progress, self.sampler, self.details = run.on_progress, run.sampler, run.details
-        self.loadgen_cpus = run.loadgen_cpus
+        self.on_progress, self.sampler, self.details = context.on_progress, context.sampler, context.details
+        self.loadgen_cpus = context.loadgen_cpus
         self.slots = max(1, slots)
         self.workers = 1
-        self.arrival = run.options.arrival
-        self.warmup_s = run.options.warmup_s
+        self.arrival = context.options.arrival
+        self.warmup_s = context.options.warmup_s
         self.unloaded_ms = 10.0
         self.trials: list[dict[str, Any]] = []
         self.generator_busy_max = 0.0
