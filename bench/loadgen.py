@@ -146,12 +146,12 @@ class Invoker(FastHttpUser):
 INFREC_RUN = """
 import json, sys
 from infrec.core.traffic import OpenLoop, Phase, Phases
-from infrec.loadgen import Payload, run_load
+from infrec.loadgen import LoadPlan, Payload, run_load
 from infrec.loadgen.histogram import merge_windows
 mode, url, warmup, seconds, n = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 total = warmup + seconds
 shape = OpenLoop(rate=n, duration_s=total) if mode == "open" else Phases((Phase(int(n), 0, total),))
-res = run_load([url], [Payload({body!r}, "application/json")], shape, None, deadline_s=total + 30)
+res = run_load(LoadPlan([url], [Payload({body!r}, "application/json")], shape, None, deadline_s=total + 30))
 t = merge_windows([w for w in res.windows if w.start_s >= warmup - 1e-9])
 print("INFREC " + json.dumps({{"rps": t.successes / t.duration_s, "mean": t.mean_ms, "p50": t.p50_ms,
     "p90": t.p90_ms, "p99": t.p99_ms, "p999": t.p999_ms, "n": t.successes, "errors": t.requests - t.successes,

@@ -1,9 +1,9 @@
-"""How a replayed TrafficPattern's windows are grouped for MaxInvocations (jobs.measure._replay):
+"""How a replayed TrafficPattern's windows are grouped for MaxInvocations (infrec.measure.replay):
 a steady level is read as one sustained mean, never as its luckiest few seconds."""
 
 from __future__ import annotations
 
-from infrec.jobs.measure import replay_groups
+from infrec.measure.replay import replay_groups
 
 
 def test_a_steady_level_is_one_group_less_its_first_window() -> None:

@@ -137,14 +137,14 @@ def test_interval_of_non_negative_batches_never_goes_below_zero() -> None:
 
 def test_warmup_seconds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from infrec.core.trial import WARMUP_S
-    from infrec.jobs.measure import warmup_seconds
+    from infrec.measure.context import MeasureOptions
 
     monkeypatch.delenv("INFREC_WARMUP_SECONDS", raising=False)
-    assert warmup_seconds() == WARMUP_S
+    assert MeasureOptions.from_env().warmup_s == WARMUP_S
     monkeypatch.setenv("INFREC_WARMUP_SECONDS", "0")
-    assert warmup_seconds() == 0.0
+    assert MeasureOptions.from_env().warmup_s == 0.0
     monkeypatch.setenv("INFREC_WARMUP_SECONDS", "0.5")
-    assert warmup_seconds() == 1.0                  # whole windows: what is dropped is what is budgeted
+    assert MeasureOptions.from_env().warmup_s == 1.0    # whole windows: what is dropped is what is budgeted
     for bad in ("-1", "31", "soon", "nan"):
         monkeypatch.setenv("INFREC_WARMUP_SECONDS", bad)
-        assert warmup_seconds() == WARMUP_S
+        assert MeasureOptions.from_env().warmup_s == WARMUP_S

@@ -2,7 +2,7 @@
 
 A trial is: drain the endpoint → settle → warm-up (discarded) → measured windows. This module is
 the pure part: the verdict on the measured windows, the trial's length, and the confirmation
-hold's stopping rule. The I/O (driving load, draining) is in ``infrec.jobs.measure``.
+hold's stopping rule. The I/O (driving load, draining) is in ``infrec.measure``.
 
 Why these rules:
 

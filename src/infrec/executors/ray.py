@@ -80,7 +80,7 @@ class _Remote:
 class RayExecutor(Executor):
     """Runs endpoints on Ray nodes (module doc). Thread-safe: a job starts several at once."""
 
-    health_poll_s = 1.0  # jobs.measure watches health this often, so a lost node ends its step early
+    health_poll_s = 1.0  # infrec.measure watches health this often, so a lost node ends its step early
 
     def __init__(self, address: str, *, state_dir: Path | None = None, node_state_dir: str | None = None,
                  allow_commands: bool = False, placement_timeout_s: float = 3600.0,

@@ -60,7 +60,7 @@ from infrec.genai.service import (
     STOPPED,
     GenAIService,
 )
-from infrec.loadgen.genai import run_level
+from infrec.loadgen.genai import LevelPlan, run_level
 
 log = logging.getLogger("infrec.genai")
 LLMSIM_FILE = "llmsim.json"
@@ -180,8 +180,8 @@ class GenAIRunner:
         for level in spec.levels():
             if cancel.is_set():
                 raise JobStopped
-            stats, _ = run_level(url, spec, level, cancel=cancel, cpu_ids=self._cpus(),
-                                 deadline_s=MAX_LEVEL_S + spec.duration_s)
+            stats, _ = run_level(LevelPlan(url, spec, level, cpu_ids=self._cpus(),
+                                           deadline_s=MAX_LEVEL_S + spec.duration_s), cancel)
             stats_all.append(stats)
             levels.append(stats.to_doc())
             self.service.update(BENCHMARK, name, BenchmarkResults={"Levels": levels, "Workload": spec.to_doc()})
@@ -269,8 +269,8 @@ class GenAIRunner:
                 if cancel.is_set():
                     raise JobStopped
                 c, longer = step
-                run, _ = run_level(url, spec, c, duration_s=spec.duration_s * (2 if longer else 1), cancel=cancel,
-                                   cpu_ids=self._cpus(), deadline_s=MAX_LEVEL_S + spec.duration_s)
+                run, _ = run_level(LevelPlan(url, spec, c, duration_s=spec.duration_s * (2 if longer else 1),
+                                             cpu_ids=self._cpus(), deadline_s=MAX_LEVEL_S + spec.duration_s), cancel)
                 runs.setdefault(c, []).append(run)
                 stats = pool_levels(runs[c])        # a level measured again keeps its earlier evidence
                 verdict = judge_level(stats, spec.slas)
@@ -308,8 +308,8 @@ class GenAIRunner:
         if cancel.is_set():
             raise JobStopped
         c = int(best.level)
-        run, _ = run_level(url, spec, c, duration_s=spec.confirmation_s, cancel=cancel, cpu_ids=self._cpus(),
-                           deadline_s=MAX_LEVEL_S + spec.confirmation_s)
+        run, _ = run_level(LevelPlan(url, spec, c, duration_s=spec.confirmation_s, cpu_ids=self._cpus(),
+                                     deadline_s=MAX_LEVEL_S + spec.confirmation_s), cancel)
         runs[c].append(run)
         stats = pool_levels(runs[c])
         verdict = judge_level(stats, spec.slas)

@@ -1,5 +1,5 @@
 """Load-testing an endpoint that runs already (``InputConfig.Endpoints``): the step's trials
-(``measure.measure_on``) without starting or stopping anything.
+(``infrec.measure.measure_on``) without starting or stopping anything.
 
 What infrec knows of such an endpoint is what the ``EndpointLookup`` says (jobs.endpoints): its
 URL, and perhaps its instance type and server process. Utilisation is sampled from the process
@@ -16,10 +16,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 import psutil
@@ -29,8 +26,7 @@ from infrec.core.emulation import Emulation
 from infrec.executors.base import EndpointHandle, EndpointSpec, EndpointStartError, Executor, InstanceUsage
 from infrec.executors.pinning import control_plane_on
 from infrec.jobs.endpoints import ExistingEndpoint
-from infrec.jobs.measure import StepMeasurement, measure_on
-from infrec.jobs.model_source import ModelSource
+from infrec.measure import StepConfig, StepContext, StepMeasurement, measure_on
 
 
 @dataclass
@@ -112,22 +108,20 @@ def sizing(endpoint: ExistingEndpoint, catalog: Catalog) -> tuple[InstanceType, 
                         memory_gib=psutil.virtual_memory().total / 1024**3, price_per_hour=0.0), False
 
 
-def measure_existing(*, executor: Executor, name: str, endpoint: ExistingEndpoint, catalog: Catalog, source: ModelSource,
-                     payload_dir: Path, job_type: str, input_config: dict[str, Any], stopping: dict[str, Any] | None,
-                     cancel: threading.Event, deadline: float, trial_seconds: float, hold_seconds: float,
-                     on_progress: Callable[[dict[str, Any]], None]) -> tuple[StepMeasurement, bool]:
-    """Measure the running endpoint as a step would (Default: capacity and latency hold;
+def measure_existing(ctx: StepContext, name: str, endpoint: ExistingEndpoint,
+                     catalog: Catalog) -> tuple[StepMeasurement, bool]:
+    """Measure the running endpoint `name` as a step would (Default: capacity and latency hold;
     Advanced: the TrafficPattern). Returns the measurement and whether its instance type (and so
-    its price) is known. The load generator takes the executor's generator CPUs, as in a step."""
+    its price) is known. The load generator takes `ctx.executor`'s generator CPUs, as in a step;
+    the endpoint itself is watched by a ProcessMonitor."""
     itype, known = sizing(endpoint, catalog)
     emu = Emulation(itype, endpoint.instance_count, 1.0, itype.memory_bytes)
     handle = ExistingHandle(name=name, urls=[endpoint.url], setup_time_s=math.nan, enforcement=None,
                             cpus=itype.vcpus, memory_bytes=itype.memory_bytes, scale=1.0, instances=[],
                             pid=endpoint.pid)
-    loadgen_cpus = executor.loadgen_cpus() or None
+    loadgen_cpus = ctx.executor.loadgen_cpus() or None
     with control_plane_on(loadgen_cpus):
-        result = measure_on(ProcessMonitor(), handle, source, {}, emu, payload_dir, job_type, input_config, stopping,
-                            cancel, deadline, trial_seconds, hold_seconds, on_progress, loadgen_cpus)
+        result = measure_on(replace(ctx, executor=ProcessMonitor()), StepConfig(emu, {}), handle, loadgen_cpus)
     result.details["ExistingEndpoint"] = {"EndpointName": name, "Url": endpoint.url,
                                           "InstanceType": endpoint.instance_type, "Pid": endpoint.pid,
                                           "UtilisationSampled": endpoint.pid is not None}

@@ -27,10 +27,10 @@ from infrec.executors.devices import accelerator_refusal
 from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
 from infrec.jobs import states
 from infrec.jobs.endpoints import EndpointLookup
-from infrec.jobs.measure import StepMeasurement, measure_step
 from infrec.jobs.model_source import ModelSource, resolve
 from infrec.jobs.repo import JobRepo, stamp
 from infrec.jobs.workspace import WorkspaceError, prepare, release
+from infrec.measure import StepConfig, StepContext, StepLimits, StepMeasurement, measure_step
 from infrec.registry.service import RegistryService
 
 log = logging.getLogger("infrec.jobs")
@@ -389,15 +389,13 @@ class JobRunner:
         req = self.repo.get(name).request
         progress = self._progress_writer(name, index)
 
-        result: StepMeasurement = measure_step(
-            executor=self.executor, job_name=name, index=index, source=source, environment=env,
-            emulation=emu, model_dir=model_dir, payload_dir=payload_dir, hold_seconds=self.options.hold_seconds,
-            job_type=req["JobType"], input_config=req["InputConfig"],
-            stopping=req.get("StoppingConditions"), cancel=cancel, deadline=deadline,
-            trial_seconds=self.options.trial_seconds, setup_deadline_s=self.options.setup_deadline_s,
-            on_progress=progress, serverless=config,
-            serverless_price=self.catalog.serverless_price() if config is not None else None,
-        )
+        ctx = StepContext(executor=self.executor, source=source, payload_dir=payload_dir, job_type=req["JobType"],
+                          input_config=req["InputConfig"], stopping=req.get("StoppingConditions"),
+                          limits=StepLimits(deadline, self.options.trial_seconds, self.options.hold_seconds,
+                                            self.options.setup_deadline_s),
+                          cancel=cancel, on_progress=progress)
+        price = self.catalog.serverless_price() if config is not None else None
+        result: StepMeasurement = measure_step(ctx, StepConfig(emu, env, config, price), name, index, model_dir)
         if name in self._interrupted:
             self.repo.update_step(name, index, status=states.PENDING, Progress=None)
             return
@@ -459,11 +457,11 @@ class JobRunner:
         req = self.repo.get(name).request
         progress = self._progress_writer(name, index)
 
-        result, priced = measure_existing(
-            executor=self.executor, name=endpoint_name, endpoint=endpoint, catalog=self.catalog, source=source,
-            payload_dir=payload_dir, job_type=req["JobType"], input_config=req["InputConfig"],
-            stopping=req.get("StoppingConditions"), cancel=cancel, deadline=deadline,
-            trial_seconds=self.options.trial_seconds, hold_seconds=self.options.hold_seconds, on_progress=progress)
+        ctx = StepContext(executor=self.executor, source=source, payload_dir=payload_dir, job_type=req["JobType"],
+                          input_config=req["InputConfig"], stopping=req.get("StoppingConditions"),
+                          limits=StepLimits(deadline, self.options.trial_seconds, self.options.hold_seconds),
+                          cancel=cancel, on_progress=progress)
+        result, priced = measure_existing(ctx, endpoint_name, endpoint, self.catalog)
         if name in self._interrupted:
             self.repo.update_step(name, index, status=states.PENDING, Progress=None)
             return

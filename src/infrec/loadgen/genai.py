@@ -3,9 +3,9 @@ workload against an OpenAI-compatible server, on the generator engine (`run_load
 forked, pinned worker processes, open and closed loop, per-second windows and generator checks —
 with `infrec.loadgen.tokens.TokenWorker` recording TTFT, ITL and token counts per request.
 
-`run_level` builds the prompts (synthetic, seeded: AIPerf's mean/stddev token counts, one word per
-token for servers that count words, which a BPE tokenizer also mostly keeps as one token each; or
-the workload's dataset, drawn sequentially, shuffled or at random),
+`run_level` (given a `LevelPlan`) builds the prompts (synthetic, seeded: AIPerf's mean/stddev
+token counts, one word per token for servers that count words, which a BPE tokenizer also mostly
+keeps as one token each; or the workload's dataset, drawn sequentially, shuffled or at random),
 runs the level for warm-up + duration (or until `request_count` answers), drops the warm-up
 windows and returns `core.genai.LevelStats`: throughput, output tokens/s, goodput, P50/P90/P99
 of TTFT, ITL and end-to-end latency, and per-batch values for intervals.
@@ -18,6 +18,7 @@ import json
 import random
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from infrec.core.genai import LevelStats, batch_size
@@ -26,7 +27,7 @@ from infrec.core.traffic import OpenLoop, Phase, Phases
 from infrec.core.workload import WorkloadSpec, token_counts
 from infrec.loadgen import histogram
 from infrec.loadgen.payloads import Payload
-from infrec.loadgen.runner import run_load
+from infrec.loadgen.runner import LoadPlan, run_load
 from infrec.loadgen.tokens import TokenOptions, TokenWorker
 
 # Short, common English words: one token each in the usual BPE vocabularies and one word each for
@@ -109,20 +110,34 @@ def load_tokenizer(path: str | None) -> Callable[[str], int] | None:
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
 
 
-def run_level(target: str | Sequence[str], spec: WorkloadSpec, level: float, *, duration_s: float | None = None,
-              cancel: threading.Event | None = None, cpu_ids: list[int] | None = None, workers: int = 1,
-              deadline_s: float | None = None, on_window: Callable[[WindowStats], None] | None = None,
-              path: str | None = None) -> tuple[LevelStats, LoadResult]:
-    """Run one level: `level` users (closed loop) or req/s (open loop, when the spec has request_rate).
-    Several targets (the copies of a model on one instance) share the level: each request goes to the
-    one with the fewest outstanding, as SageMaker routes between inference component copies."""
+@dataclass(frozen=True)
+class LevelPlan:
+    """One level of a workload: `level` users (closed loop) or req/s (open loop, when the spec has
+    request_rate) of `spec` against `target`. Several targets (the copies of a model on one
+    instance) share the level: each request goes to the one with the fewest outstanding, as
+    SageMaker routes between inference component copies. `duration_s` replaces the spec's measured
+    duration; `deadline_s` bounds the whole run (by default the run plus the spec's timeout and
+    30 s); `workers` generator processes pinned to `cpu_ids`; `path` replaces the spec's."""
+
+    target: str | Sequence[str]
+    spec: WorkloadSpec
+    level: float
+    duration_s: float | None = None
+    deadline_s: float | None = None
+    workers: int = 1
+    cpu_ids: list[int] | None = None
+    path: str | None = None
+
+
+def run_level(plan: LevelPlan, cancel: threading.Event | None = None,
+              on_window: Callable[[WindowStats], None] | None = None) -> tuple[LevelStats, LoadResult]:
+    """Run one level (see `LevelPlan`) and read it: drop the warm-up, merge the rest (`summarize`).
+    With the spec's request_count the run ends once that many answers came after the warm-up (or on
+    `cancel`)."""
+    spec, level = plan.spec, plan.level
     tokenizer = load_tokenizer(spec.tokenizer)
     payloads, isl = build_payloads(spec, count_tokens=tokenizer)
-    measured = duration_s if duration_s is not None else spec.duration_s
-    warm = 0.0 if spec.request_count else spec.warmup_s
-    total_s = warm + measured
-    if spec.request_count:  # run until that many answers (bounded by a generous duration); no warm-up
-        total_s = max(measured, 3600.0 if spec.open_loop else 600.0)
+    warm, total_s = _timing(spec, plan.duration_s)
     shape: Phases | OpenLoop
     if spec.open_loop:
         shape = OpenLoop(rate=level, duration_s=total_s, arrival="poisson", seed=spec.seed)
@@ -148,15 +163,26 @@ def run_level(target: str | Sequence[str], spec: WorkloadSpec, level: float, *, 
             if answered[0] >= spec.request_count or (cancel is not None and cancel.is_set()):
                 stop.set()  # type: ignore[union-attr]
 
-    targets = [target] if isinstance(target, str) else list(target)
-    result = run_load(targets, payloads, shape, deadline_s=deadline_s or total_s + spec.timeout_s + 30.0,
-                      content_type="application/json", timeout_s=spec.timeout_s, cancel=stop, on_window=watch,
-                      workers=workers,
-                      # a dataset's order is already in the payloads (sampling strategy): send them round-robin
-                      seed=None if spec.dataset else spec.seed, max_connections=max(64, int(level) * 2 + 8),
-                      cpu_ids=cpu_ids, path=path or spec.path,
-                      worker_factory=functools.partial(TokenWorker, opts=opts), on_parts=on_parts)
+    targets = [plan.target] if isinstance(plan.target, str) else list(plan.target)
+    load = LoadPlan(targets, payloads, shape, deadline_s=plan.deadline_s or total_s + spec.timeout_s + 30.0,
+                    content_type="application/json", timeout_s=spec.timeout_s, workers=plan.workers,
+                    # a dataset's order is already in the payloads (sampling strategy): send them round-robin
+                    seed=None if spec.dataset else spec.seed, max_connections=max(64, int(level) * 2 + 8),
+                    cpu_ids=plan.cpu_ids, path=plan.path or spec.path,
+                    worker_factory=functools.partial(TokenWorker, opts=opts))
+    result = run_load(load, cancel=stop, on_window=watch, on_parts=on_parts)
     return summarize(result, extras, level, spec, warm), result
+
+
+def _timing(spec: WorkloadSpec, duration_s: float | None) -> tuple[float, float]:
+    """(warm-up seconds, whole seconds) of a level: warm-up + the measured duration, or — with a
+    request_count — no warm-up and a generous bound the answers end well before."""
+    measured = duration_s if duration_s is not None else spec.duration_s
+    warm = 0.0 if spec.request_count else spec.warmup_s
+    total_s = warm + measured
+    if spec.request_count:  # run until that many answers (bounded by a generous duration); no warm-up
+        total_s = max(measured, 3600.0 if spec.open_loop else 600.0)
+    return warm, total_s
 
 
 def summarize(result: LoadResult, extras: dict[int, list[tuple[Any, ...]]], level: float,

@@ -1,4 +1,5 @@
-"""`run_load`: the synchronous entry point the jobs layer calls.
+"""`run_load`: the synchronous entry point the jobs layer calls, with a `LoadPlan` of what to send,
+where, how and for how long at most.
 
 It pre-builds the request bytes, forks the worker processes, merges their per-second windows as
 they arrive, evaluates the stopping conditions live, and returns a `LoadResult`. Every wait is
@@ -10,10 +11,8 @@ the GIL (and so the latency figures) with the generator. Given `cpu_ids`, each w
 itself to one of them (worker i to cpu_ids[i]) while there are enough; with more workers than
 CPUs every worker gets the whole set and the kernel balances them. One CPU per worker keeps the
 workers from landing on one CPU while others idle (the scheduler is slow to part two busy
-event loops), and makes "busy" mean the same for every worker. Processes are forked, not
-spawned: a fork costs a few milliseconds, the pre-built requests are shared, and callers need
-no `if __name__ == "__main__"` guard; what the child may and may not touch after the fork is in
-`infrec.loadgen.worker.child_main`.
+event loops), and makes "busy" mean the same for every worker. How the processes are forked and
+reaped is `infrec.loadgen.processes`.
 
 **A checked generator.** Each worker reports its own CPU time (time.process_time in the child)
 and the time it was ready to run but waited for a CPU (/proc/thread-self/schedstat: neighbours
@@ -36,24 +35,20 @@ whether the loop is working or kept off its CPU: on a shared 2-CPU host, one pro
 40,000 req/s to a local server was 47 % busy and waited 40 % (p50 9.6 ms), while two processes
 on two CPUs served the same rate at p50 1.0 ms.
 
-Environment: INFREC_LOADGEN_MAX_BUSY (a fraction in (0, 1], default 0.85) overrides the bound.
+Environment: INFREC_LOADGEN_MAX_BUSY (a fraction in (0, 1], default 0.85) overrides the bound; it
+is read in one place, `LoadgenOptions.from_env`, and a caller may pass its own `LoadgenOptions`.
 The generator's CPUs come from the caller (`cpu_ids`); `LocalExecutor.loadgen_cpus()` gives the
 CPUs its endpoints never get, or INFREC_LOADGEN_CPUS when set.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import marshal
 import os
 import selectors
-import signal
 import threading
 import time
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -68,18 +63,72 @@ from infrec.core.stats import (
 from infrec.core.traffic import OpenLoop, Phases, Stairs, StoppingConditions
 from infrec.loadgen import histogram, stopping
 from infrec.loadgen.payloads import Payload
-from infrec.loadgen.worker import FRAME, GO, WorkerConfig, child_main
+from infrec.loadgen.processes import Child, fork_workers, reap_all
+from infrec.loadgen.worker import GO, WorkerConfig
 
 SLIVER_S = 0.25
 GENERATOR_BOUND = 0.85
 MAX_BUSY_ENV = "INFREC_LOADGEN_MAX_BUSY"
 WAIT_NOTE = 0.25  # a generator that waited for a CPU this much of the run gets a note
+MAX_CONNECTIONS = 1000
 _START_GRACE_S = 30.0
-_REAP_GRACE_S = 5.0
-_MAX_CONNECTIONS = 1000
-# Forking a process with threads is safe here: the child runs only `child_main` (see there).
-warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning,
-                        module=r"infrec\.loadgen\.runner")
+
+OnWindow = Callable[[WindowStats], None]
+OnParts = Callable[[int, list[tuple[Any, ...]]], None]
+
+
+@dataclass(frozen=True)
+class LoadgenOptions:
+    """The generator's settings: `max_busy`, the busy fraction above which a run is generator-bound
+    (GENERATOR_BOUND, 0.85, unless INFREC_LOADGEN_MAX_BUSY says otherwise)."""
+
+    max_busy: float = GENERATOR_BOUND
+
+    @classmethod
+    def from_env(cls) -> LoadgenOptions:
+        """The settings from the environment: the one place the generator reads it. Raises
+        ValueError naming the setting when it is not a fraction in (0, 1]."""
+        raw = os.environ.get(MAX_BUSY_ENV, "").strip()
+        if not raw:
+            return cls()
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not 0 < value <= 1:
+            raise ValueError(f"{MAX_BUSY_ENV}={raw!r} must be a fraction in (0, 1], such as 0.85")
+        return cls(max_busy=value)
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """One run of the generator: drive `shape` against `targets` (POST <target><path>) with
+    `payloads`, ending early when `stopping` holds for the last window, and never past `deadline_s`.
+
+    Payloads are used round-robin, or in a random order seeded by `seed` when one is given; a
+    payload's own content type wins over `content_type`. Several targets are instances of one
+    endpoint: each request goes to the one with the fewest outstanding requests; a request not
+    answered within `timeout_s` is an error. `workers` processes generate the load with at most
+    `max_connections` connections between them, pinned to `cpu_ids` when given (worker i to
+    cpu_ids[i] while there are enough, else each to all of them).
+
+    `path` and `worker_factory` let another protocol run on the same engine (the token-aware
+    generator, `infrec.loadgen.genai`): the path requests go to and the Worker subclass the
+    processes run."""
+
+    targets: Sequence[str]
+    payloads: Sequence[Payload]
+    shape: Phases | Stairs | OpenLoop
+    stopping: StoppingConditions | None = None
+    deadline_s: float = 3600.0
+    content_type: str = "application/octet-stream"
+    timeout_s: float = 30.0
+    workers: int = 1
+    seed: int | None = None
+    max_connections: int = MAX_CONNECTIONS
+    cpu_ids: Sequence[int] | None = None
+    path: str = "/invocations"
+    worker_factory: Any = None
 
 
 def parse_target(url: str, path: str = "/invocations") -> tuple[str, int, str]:
@@ -127,21 +176,6 @@ def _merge_parts(k: int, parts: list[tuple[Any, ...]], closed_loop: bool) -> Win
     return w
 
 
-
-def max_busy() -> float:
-    """The busy fraction above which a run is generator-bound: INFREC_LOADGEN_MAX_BUSY or 0.85."""
-    raw = os.environ.get(MAX_BUSY_ENV, "").strip()
-    if not raw:
-        return GENERATOR_BOUND
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 1:
-        raise ValueError(f"{MAX_BUSY_ENV}={raw!r} must be a fraction in (0, 1], such as 0.85")
-    return value
-
-
 def more_workers(result: LoadResult, cpu_ids: list[int] | None = None) -> int | None:
     """How many generator processes to use when rerunning the generator-bound trial `result`:
     twice as many as it ran, at most one per CPU of `cpu_ids` (this process's CPUs when None).
@@ -167,295 +201,234 @@ def generator_bound_reason(result: LoadResult) -> str:
             "endpoint; give the generator more CPUs (INFREC_LOADGEN_CPUS / a larger host)")
 
 
-@dataclass
-class _Child:
-    index: int
-    pid: int
-    ctl: int  # our end of its control pipe
-    out: int  # our end of its result pipe
-    buf: bytearray = field(default_factory=bytearray)
-    status: int | None = None  # wait status once reaped
-    rusage_cpu: float = 0.0
+def run_load(plan: LoadPlan, *, cancel: threading.Event | None = None, on_window: OnWindow | None = None,
+             on_parts: OnParts | None = None, options: LoadgenOptions | None = None) -> LoadResult:
+    """Run `plan` and measure it: the run ends when the shape is done, a stopping condition holds
+    for the last window, `cancel` is set (within about a second) or the plan's deadline has passed.
 
-    def reap(self, block: bool = False) -> bool:
-        """True once the process has been waited for (here or elsewhere)."""
-        if self.status is None:
-            try:
-                pid, status, ru = os.wait4(self.pid, 0 if block else os.WNOHANG)
-            except ChildProcessError:  # somebody else reaped it
-                pid, status, ru = self.pid, 0, None
-            if pid == self.pid:
-                self.status = status
-                self.rusage_cpu = ru.ru_utime + ru.ru_stime if ru is not None else 0.0
-        return self.status is not None
-
-    def tell(self, msg: bytes) -> None:
-        with contextlib.suppress(OSError):  # gone already, or (never) a full pipe
-            os.write(self.ctl, msg)
-
-    def read(self) -> list[tuple[Any, ...]]:
-        """Every whole frame readable now, without blocking."""
-        msgs: list[tuple[Any, ...]] = []
-        while True:
-            try:
-                data = os.read(self.out, 1 << 16)
-            except BlockingIOError:
-                break
-            except OSError:
-                data = b""
-            if not data:
-                break
-            self.buf += data
-        while len(self.buf) >= FRAME.size:
-            (n,) = FRAME.unpack_from(self.buf)
-            if len(self.buf) < FRAME.size + n:
-                break
-            msgs.append(marshal.loads(bytes(self.buf[FRAME.size:FRAME.size + n])))
-            del self.buf[:FRAME.size + n]
-        return msgs
-
-
-def _fork_workers(configs: list[WorkerConfig], pins: list[list[int] | None], children: list[_Child]) -> None:
-    """Fork one worker process per config, appending each to `children` as soon as it exists."""
-    pipes: list[tuple[int, int, int, int]] = []  # (ctl_r, ctl_w, out_r, out_w)
+    `on_window` sees each merged window as it completes (an observer that raises is noted, not
+    obeyed); `on_parts` sees each window's raw frames (with a Worker subclass's extra fields) before
+    they are merged. `options` defaults to `LoadgenOptions.from_env()`. The result says how busy the
+    generator was and whether the run was generator-bound. Raises ValueError for a plan that cannot
+    run, RuntimeError when the processes could not be started (after stopping any that were)."""
+    _check(plan)
+    bound = (options or LoadgenOptions.from_env()).max_busy
+    pins, gen_cpus = _pins(plan.cpu_ids, plan.workers)
+    configs = _configs(plan)
+    run = _Run(plan, cancel, on_window, on_parts)
+    start = time.monotonic()
+    t0 = start
     try:
-        for _ in configs:
-            ctl_r, ctl_w = os.pipe()
-            pipes.append((ctl_r, ctl_w, -1, -1))
-            out_r, out_w = os.pipe()
-            pipes[-1] = (ctl_r, ctl_w, out_r, out_w)
-            with contextlib.suppress(OSError, AttributeError):  # room for seconds of windows: a
-                fcntl.fcntl(out_w, fcntl.F_SETPIPE_SZ, 1 << 20)  # worker never waits on a slow reader
-        every = [fd for p in pipes for fd in p]
-        parent = os.getpid()
-        for cfg, pin, (ctl_r, ctl_w, out_r, out_w) in zip(configs, pins, pipes, strict=True):
-            inherited = [fd for fd in every if fd not in (ctl_r, out_w)]
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child; coverage cannot follow it
-                child_main(cfg, pin, ctl_r, out_w, inherited, parent)
-            children.append(_Child(cfg.index, pid, ctl_w, out_r))
-            os.set_blocking(ctl_w, False)
-            os.set_blocking(out_r, False)
+        t0 = run.start(configs, pins, start)
+        run.follow(start + plan.deadline_s)
+        run.flush()
     finally:
-        ours = {fd for c in children for fd in (c.ctl, c.out)}
-        for fd in {fd for p in pipes for fd in p if fd >= 0} - ours:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        run.close()
+    return _result(run, t0, gen_cpus, bound)
 
 
-def _reap_all(children: list[_Child]) -> None:
-    """Stop every worker, wait up to _REAP_GRACE_S for them to leave, then kill what is left."""
-    for c in children:
-        c.tell(b"s")
-        with contextlib.suppress(OSError):
-            os.close(c.ctl)  # end of file: a worker that missed the "s" stops on it too
-    end = time.monotonic() + _REAP_GRACE_S
-    while not all(c.reap() for c in children) and time.monotonic() < end:
-        time.sleep(0.005)
-    for c in children:
-        if not c.reap():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(c.pid, signal.SIGKILL)
-            c.reap(block=True)
-        with contextlib.suppress(OSError):
-            os.close(c.out)
-
-
-def run_load(targets: list[str], payloads: list[Payload], shape: Phases | Stairs | OpenLoop,
-             stopping_conditions: StoppingConditions | None = None, deadline_s: float = 3600.0,
-             content_type: str = "application/octet-stream", timeout_s: float = 30.0,
-             cancel: threading.Event | None = None, on_window: Callable[[WindowStats], None] | None = None,
-             workers: int = 1, seed: int | None = None, max_connections: int = _MAX_CONNECTIONS,
-             cpu_ids: list[int] | None = None, path: str = "/invocations", worker_factory: Any = None,
-             on_parts: Callable[[int, list[tuple[Any, ...]]], None] | None = None) -> LoadResult:
-    """Drive `shape` against `targets` (POST <target>/invocations) and measure it.
-
-    `path`, `worker_factory` and `on_parts` let another protocol run on the same engine (the
-    token-aware generator, `infrec.loadgen.genai`): the path requests go to, the Worker subclass
-    the processes run, and a hook that sees each window's raw frames (with the subclass's extra
-    fields) before they are merged.
-
-    Payloads are used round-robin, or in a random order seeded by `seed` when one is given; a
-    payload's own content type wins over `content_type`. Several targets are instances of one
-    endpoint: each request goes to the one with the fewest outstanding requests. The run ends
-    when the shape is done, a stopping condition holds for the last window, `cancel` is set
-    (within about a second) or `deadline_s` has passed.
-
-    `workers` processes generate the load, pinned to `cpu_ids` when given (worker i to
-    cpu_ids[i] while there are enough, else each to all of them); the result says how busy they
-    were and whether the run was generator-bound. Raises RuntimeError when the processes could
-    not be started (after stopping any that were).
-    """
-    if not targets:
+def _check(plan: LoadPlan) -> None:
+    """Refuse a plan that cannot run, before any process exists."""
+    if not plan.targets:
         raise ValueError("targets must name at least one http:// base URL")
-    if not payloads:
+    if not plan.payloads:
         raise ValueError("payloads must hold at least one request body")
-    if not isinstance(shape, Phases | Stairs | OpenLoop):
-        raise ValueError(f"shape must be Phases, Stairs or OpenLoop, got {type(shape).__name__}")
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
-    if not deadline_s > 0:
-        raise ValueError(f"deadline_s must be positive, got {deadline_s}")
-    if not timeout_s > 0:
-        raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-    bound = max_busy()
+    if not isinstance(plan.shape, Phases | Stairs | OpenLoop):
+        raise ValueError(f"shape must be Phases, Stairs or OpenLoop, got {type(plan.shape).__name__}")
+    if plan.workers < 1:
+        raise ValueError(f"workers must be at least 1, got {plan.workers}")
+    if not plan.deadline_s > 0:
+        raise ValueError(f"deadline_s must be positive, got {plan.deadline_s}")
+    if not plan.timeout_s > 0:
+        raise ValueError(f"timeout_s must be positive, got {plan.timeout_s}")
+
+
+def _pins(cpu_ids: Sequence[int] | None, workers: int) -> tuple[list[list[int] | None], float]:
+    """Each worker's CPUs (None: unpinned) and how many CPUs the generator has in all."""
     own = os.sched_getaffinity(0)
-    pins: list[list[int] | None]
-    if cpu_ids is not None:
-        ids = list(dict.fromkeys(int(c) for c in cpu_ids))
-        if not ids:
-            raise ValueError("cpu_ids must name at least one CPU (or be None)")
-        if outside := [c for c in ids if c not in own]:
-            raise ValueError(f"cpu_ids {outside} are not among this process's CPUs {sorted(own)}")
-        pins = [[ids[i]] for i in range(workers)] if workers <= len(ids) else [list(ids)] * workers
-        gen_cpus = float(min(workers, len(ids)))
-    else:
-        pins = [None] * workers
-        gen_cpus = float(min(workers, len(own)))
-    parsed = [parse_target(t, path) for t in targets]
-    requests = [[build_request(h, p, path, pl.body, pl.content_type or content_type) for pl in payloads]
+    if cpu_ids is None:
+        return [None] * workers, float(min(workers, len(own)))
+    ids = list(dict.fromkeys(int(c) for c in cpu_ids))
+    if not ids:
+        raise ValueError("cpu_ids must name at least one CPU (or be None)")
+    if outside := [c for c in ids if c not in own]:
+        raise ValueError(f"cpu_ids {outside} are not among this process's CPUs {sorted(own)}")
+    pins: list[list[int] | None] = [[ids[i]] for i in range(workers)] if workers <= len(ids) else [list(ids)] * workers
+    return pins, float(min(workers, len(ids)))
+
+
+def _configs(plan: LoadPlan) -> list[WorkerConfig]:
+    """One config per worker, with every request's bytes built once, here, before the fork."""
+    parsed = [parse_target(t, plan.path) for t in plan.targets]
+    requests = [[build_request(h, p, path, pl.body, pl.content_type or plan.content_type) for pl in plan.payloads]
                 for h, p, path in parsed]
     addrs = [(h, p) for h, p, _ in parsed]
-    start = time.monotonic()
-    hard_deadline = start + deadline_s
-    conns_per_worker = max(1, max_connections // workers)
-    configs = [WorkerConfig(index=i, count=workers, targets=addrs, requests=requests, shape=shape,
-                            timeout_s=timeout_s, deadline_s=deadline_s, random_order=seed is not None,
-                            seed=seed, max_connections=conns_per_worker, factory=worker_factory)
-               for i in range(workers)]
+    conns_per_worker = max(1, plan.max_connections // plan.workers)
+    return [WorkerConfig(index=i, count=plan.workers, targets=addrs, requests=requests, shape=plan.shape,
+                         timeout_s=plan.timeout_s, deadline_s=plan.deadline_s, random_order=plan.seed is not None,
+                         seed=plan.seed, max_connections=conns_per_worker, factory=plan.worker_factory)
+            for i in range(plan.workers)]
 
-    notes: list[str] = []
-    children: list[_Child] = []
-    parts: dict[int, list[tuple[Any, ...]]] = {}
-    done: set[int] = set()
-    cpu_total = 0.0
-    wait_total = 0.0
-    run_wall = 0.0
-    affinity: list[list[int]] = [[] for _ in range(workers)]
-    windows: list[WindowStats] = []
-    stop_reason: str | None = None
-    next_k = 0
-    t0 = start
-    give_up = hard_deadline + max(10.0, min(timeout_s, 30.0))
-    sel = selectors.DefaultSelector()
 
-    def emit(k: int) -> None:
-        nonlocal stop_reason
-        if on_parts is not None:
-            on_parts(k, parts[k])
-        w = _merge_parts(k, parts.pop(k), not isinstance(shape, OpenLoop))
-        windows.append(w)
-        if on_window is not None:
+class _Run:
+    """One run's parent side: the workers' frames in, merged windows out in order, the stopping
+    conditions checked on each, and the workers' own accounts (CPU, waits, affinity) kept."""
+
+    def __init__(self, plan: LoadPlan, cancel: threading.Event | None, on_window: OnWindow | None,
+                 on_parts: OnParts | None) -> None:
+        self.plan, self.cancel, self.on_window, self.on_parts = plan, cancel, on_window, on_parts
+        self.workers = plan.workers
+        self.notes: list[str] = []
+        self.children: list[Child] = []
+        self.parts: dict[int, list[tuple[Any, ...]]] = {}
+        self.done: set[int] = set()
+        self.cpu_total = 0.0
+        self.wait_total = 0.0
+        self.run_wall = 0.0
+        self.affinity: list[list[int]] = [[] for _ in range(plan.workers)]
+        self.windows: list[WindowStats] = []
+        self.stop_reason: str | None = None
+        self.next_k = 0
+        self.sel = selectors.DefaultSelector()
+
+    def _cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def emit(self, k: int) -> None:
+        """Merge window `k` from every worker's part, show it to the observers, check the stopping
+        conditions on it."""
+        if self.on_parts is not None:
+            self.on_parts(k, self.parts[k])
+        w = _merge_parts(k, self.parts.pop(k), not isinstance(self.plan.shape, OpenLoop))
+        self.windows.append(w)
+        if self.on_window is not None:
             try:
-                on_window(w)
+                self.on_window(w)
             except Exception as exc:  # a broken observer must not break the measurement
-                notes.append(f"on_window failed: {type(exc).__name__}: {exc}")
-        if stop_reason is None:
-            reason = stopping.check(stopping_conditions, windows)
+                self.notes.append(f"on_window failed: {type(exc).__name__}: {exc}")
+        if self.stop_reason is None:
+            reason = stopping.check(self.plan.stopping, self.windows)
             if reason is not None:
-                stop_reason = reason
-                stop_all()
+                self.stop_reason = reason
+                self.stop_all()
 
-    def stop_all() -> None:
-        for c in children:
+    def stop_all(self) -> None:
+        for c in self.children:
             c.tell(b"s")
 
-    def handle(msg: tuple[Any, ...]) -> None:
-        nonlocal cpu_total, wait_total, run_wall, next_k, stop_reason
+    def handle(self, msg: tuple[Any, ...]) -> None:
+        """One frame from a worker: a window's part, its final account, an error, or ready."""
         kind = msg[0]
         if kind == "win":
-            parts.setdefault(msg[2], []).append(msg)
-            while next_k in parts and len(parts[next_k]) >= workers - len(done):
-                emit(next_k)
-                next_k += 1
+            self.parts.setdefault(msg[2], []).append(msg)
+            while self.next_k in self.parts and len(self.parts[self.next_k]) >= self.workers - len(self.done):
+                self.emit(self.next_k)
+                self.next_k += 1
         elif kind == "done":
-            done.add(msg[1])
-            cpu_total += msg[2]
+            self.done.add(msg[1])
+            self.cpu_total += msg[2]
             if msg[3]:
-                notes.append(f"worker {msg[1]}: {msg[3]}")
-            run_wall = max(run_wall, msg[4])
-            wait_total += msg[5]
-            if msg[6] and stop_reason is None:  # it reached the deadline before we said so
-                stop_reason = STOP_DEADLINE
+                self.notes.append(f"worker {msg[1]}: {msg[3]}")
+            self.run_wall = max(self.run_wall, msg[4])
+            self.wait_total += msg[5]
+            if msg[6] and self.stop_reason is None:  # it reached the deadline before we said so
+                self.stop_reason = STOP_DEADLINE
         elif kind == "error":
-            notes.append(f"worker {msg[1]}: {msg[2]}")
+            self.notes.append(f"worker {msg[1]}: {msg[2]}")
         elif kind == "ready":
-            affinity[msg[1]] = list(msg[3])
+            self.affinity[msg[1]] = list(msg[3])
 
-    def pump(timeout: float) -> list[tuple[Any, ...]]:
+    def pump(self, timeout: float) -> list[tuple[Any, ...]]:
         msgs: list[tuple[Any, ...]] = []
-        for key, _ in sel.select(timeout):
+        for key, _ in self.sel.select(timeout):
             msgs.extend(key.data.read())
         return msgs
 
-    def exited_silently() -> list[_Child]:
+    def exited_silently(self) -> list[Child]:
         """Workers that are gone without a "done": their last frames are read first."""
         gone = []
-        for c in children:
-            if c.index not in done and c.reap():
+        for c in self.children:
+            if c.index not in self.done and c.reap():
                 for msg in c.read():
-                    handle(msg)
-                if c.index not in done:
+                    self.handle(msg)
+                if c.index not in self.done:
                     gone.append(c)
         return gone
 
-    try:
+    def start(self, configs: list[WorkerConfig], pins: list[list[int] | None], start: float) -> float:
+        """Fork the workers and wait for each to pin itself and say ready; then one common t0 for
+        all, which is returned (`start` when the run was cancelled before it began)."""
         try:
-            _fork_workers(configs, pins, children)
+            fork_workers(configs, pins, self.children)
         except OSError as exc:
             raise RuntimeError(f"could not start the load generator's processes: {exc}") from exc
-        for c in children:
-            sel.register(c.out, selectors.EVENT_READ, c)
-        # Start handshake: every worker pins itself and says ready; then one common t0 for all.
+        for c in self.children:
+            self.sel.register(c.out, selectors.EVENT_READ, c)
         ready: set[int] = set()
-        ready_by = time.monotonic() + min(_START_GRACE_S, deadline_s)
+        ready_by = time.monotonic() + min(_START_GRACE_S, self.plan.deadline_s)
         failed: list[str] = []
-        while len(ready) < workers and time.monotonic() < ready_by and not failed:
-            if cancel is not None and cancel.is_set():
-                stop_reason = STOP_CANCELLED
+        while len(ready) < self.workers and time.monotonic() < ready_by and not failed:
+            if self._cancelled():
+                self.stop_reason = STOP_CANCELLED
                 break
-            for msg in pump(0.05):
-                handle(msg)
+            for msg in self.pump(0.05):
+                self.handle(msg)
                 if msg[0] == "ready":
                     ready.add(msg[1])
-            failed = [n for n in notes if n.startswith("worker ")] + [
-                f"worker {c.index} exited with status {c.status}" for c in exited_silently()]
-            if done:
-                failed.append(f"{len(done)} worker(s) ended before the start")
-        if stop_reason is None and len(ready) < workers:
-            why = "; ".join(failed) or f"only {len(ready)} of {workers} were ready within {ready_by - start:.0f} s"
+            failed = [n for n in self.notes if n.startswith("worker ")] + [
+                f"worker {c.index} exited with status {c.status}" for c in self.exited_silently()]
+            if self.done:
+                failed.append(f"{len(self.done)} worker(s) ended before the start")
+        if self.stop_reason is None and len(ready) < self.workers:
+            why = "; ".join(failed) or (f"only {len(ready)} of {self.workers} were ready within "
+                                        f"{ready_by - start:.0f} s")
             raise RuntimeError(f"the load generator's processes did not start: {why}")
-        if stop_reason is None:
-            t0 = time.monotonic() + 0.02
-            go = GO.pack(b"g", t0)
-            for c in children:
-                c.tell(go)
-        else:
-            stop_all()
-            done.update(c.index for c in children)
+        if self.stop_reason is not None:
+            self.stop_all()
+            self.done.update(c.index for c in self.children)
+            return start
+        t0 = time.monotonic() + 0.02
+        go = GO.pack(b"g", t0)
+        for c in self.children:
+            c.tell(go)
+        return t0
 
-        while len(done) < workers:
+    def follow(self, hard_deadline: float) -> None:
+        """Read frames until every worker is done, telling them to stop on cancel or at the deadline;
+        workers that have not finished well after the deadline are given up on."""
+        give_up = hard_deadline + max(10.0, min(self.plan.timeout_s, 30.0))
+        while len(self.done) < self.workers:
             now = time.monotonic()
-            if stop_reason is None and cancel is not None and cancel.is_set():
-                stop_reason = STOP_CANCELLED
-                stop_all()
-            if stop_reason is None and now >= hard_deadline:
-                stop_reason = STOP_DEADLINE
-                stop_all()
+            if self.stop_reason is None and self._cancelled():
+                self.stop_reason = STOP_CANCELLED
+                self.stop_all()
+            if self.stop_reason is None and now >= hard_deadline:
+                self.stop_reason = STOP_DEADLINE
+                self.stop_all()
             if now >= give_up:
-                notes.append("workers did not finish in time; their last windows are missing")
+                self.notes.append("workers did not finish in time; their last windows are missing")
                 break
-            for msg in pump(0.05):
-                handle(msg)
-            for c in exited_silently():
-                notes.append(f"worker {c.index} exited (status {c.status}) without reporting")
-                done.add(c.index)
-                cpu_total += c.rusage_cpu
-        for k in sorted(parts):
-            emit(k)
-    finally:
-        _reap_all(children)
-        sel.close()
+            for msg in self.pump(0.05):
+                self.handle(msg)
+            for c in self.exited_silently():
+                self.notes.append(f"worker {c.index} exited (status {c.status}) without reporting")
+                self.done.add(c.index)
+                self.cpu_total += c.rusage_cpu
+
+    def flush(self) -> None:
+        """Emit the windows still waiting for a part from a worker that will not send it."""
+        for k in sorted(self.parts):
+            self.emit(k)
+
+    def close(self) -> None:
+        reap_all(self.children)
+        self.sel.close()
+
+
+def _result(run: _Run, t0: float, gen_cpus: float, bound: float) -> LoadResult:
+    """The run's windows (a final sliver merged into the one before it), their total, and the
+    generator's account: how busy it was, how long it waited for a CPU, whether it was the bound."""
+    windows, notes = run.windows, run.notes
     if len(windows) > 1 and windows[-1].duration_s < SLIVER_S:
         last, prev = windows.pop(), windows.pop()
         merged = histogram.merge_windows([prev, last])
@@ -466,20 +439,21 @@ def run_load(targets: list[str], payloads: list[Payload], shape: Phases | Stairs
         total.start_s = 0.0
     else:
         total = WindowStats(duration_s=0.0)
+    run_wall = run.run_wall
     if run_wall <= 0:
         run_wall = max(time.monotonic() - t0, 1e-6)
-    cpu_percent = 100.0 * cpu_total / run_wall
+    cpu_percent = 100.0 * run.cpu_total / run_wall
     total.generator_cpu_percent = cpu_percent
-    busy = min(cpu_total / (run_wall * gen_cpus), 1.0)
-    wait = min(wait_total / (run_wall * gen_cpus), 1.0)
+    busy = min(run.cpu_total / (run_wall * gen_cpus), 1.0)
+    wait = min(run.wait_total / (run_wall * gen_cpus), 1.0)
     generator_bound = busy + wait > bound
     if generator_bound:
         notes.append(f"generator-bound: the generator was busy {100 * busy:.0f} % of its {gen_cpus:g} CPU(s) "
                      f"and waited for them {100 * wait:.0f} % (bound {100 * bound:.0f} %)")
     elif wait > WAIT_NOTE:
         notes.append(f"the generator waited for a CPU {100 * wait:.0f} % of the run: other work shares its CPUs")
-    return LoadResult(windows=windows, total=total, stop_reason=stop_reason or STOP_COMPLETED,
-                      generator_cpu_percent=cpu_percent, workers=workers,
-                      closed_loop=not isinstance(shape, OpenLoop), notes=notes, start_monotonic=t0,
+    return LoadResult(windows=windows, total=total, stop_reason=run.stop_reason or STOP_COMPLETED,
+                      generator_cpu_percent=cpu_percent, workers=run.workers,
+                      closed_loop=not isinstance(run.plan.shape, OpenLoop), notes=notes, start_monotonic=t0,
                       generator_cpus=gen_cpus, generator_busy=busy, generator_bound=generator_bound,
-                      generator_wait=wait, generator_affinity=affinity)
+                      generator_wait=wait, generator_affinity=run.affinity)

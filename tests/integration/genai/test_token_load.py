@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from infrec.core.workload import parse_workload
-from infrec.loadgen.genai import run_level
+from infrec.loadgen.genai import LevelPlan, run_level
 from tests.integration.genai.conftest import Sim
 
 
@@ -24,7 +24,7 @@ def _spec(**kw: object) -> object:
 def test_streaming_chat_closed_loop_matches_the_truth(llmsim: Callable[..., Sim]) -> None:
     sim = llmsim(ttft_ms=80, itl_ms=15)
     spec = _spec(concurrency=4, goodput="time_to_first_token:120 inter_token_latency:20")
-    stats, result = run_level(sim.url, spec, 4)
+    stats, result = run_level(LevelPlan(sim.url, spec, 4))
     assert not result.generator_bound and stats.errors == 0 and stats.successes > 20
     assert stats.ttft_ms["mean"] == pytest.approx(80, rel=0.08)
     assert stats.itl_ms["mean"] == pytest.approx(15, rel=0.05)
@@ -39,7 +39,7 @@ def test_streaming_chat_closed_loop_matches_the_truth(llmsim: Callable[..., Sim]
 def test_completions_open_loop_and_goodput_misses(llmsim: Callable[..., Sim]) -> None:
     sim = llmsim(ttft_ms=50, itl_ms=10)
     spec = _spec(endpoint_type="completions", request_rate=6, goodput="time_to_first_token:20")
-    stats, _ = run_level(sim.url, spec, 6)
+    stats, _ = run_level(LevelPlan(sim.url, spec, 6))
     assert stats.open_loop and stats.successes >= 10
     assert stats.ttft_ms["p50"] == pytest.approx(50, rel=0.1)
     assert stats.good == 0 and stats.goodput == 0.0               # TTFT 50 ms never meets 20 ms
@@ -48,7 +48,7 @@ def test_completions_open_loop_and_goodput_misses(llmsim: Callable[..., Sim]) ->
 def test_non_streaming_counts_usage_and_request_count_stops(llmsim: Callable[..., Sim]) -> None:
     sim = llmsim(ttft_ms=20, itl_ms=5)
     spec = _spec(concurrency=2, streaming=False, request_count=10, warmup_duration=0)
-    stats, _ = run_level(sim.url, spec, 2)
+    stats, _ = run_level(LevelPlan(sim.url, spec, 2))
     assert stats.successes == 10 and stats.ttft_ms == {}     # no TTFT without streaming
     assert stats.output_tokens == 12 * stats.successes
     assert stats.e2e_ms["p50"] == pytest.approx(20 + 11 * 5, rel=0.15)
@@ -61,7 +61,7 @@ def test_llmsim_refuses_bad_bodies_and_queues_beyond_its_slots(llmsim: Callable[
         urllib.request.urlopen(req, timeout=5)
     assert err.value.code == 400 and "max_tokens" in json.loads(err.value.read())["error"]["message"]
     # One slot, two users: each waits for the other's answer, so TTFT ≈ its own + half the other's.
-    stats, _ = run_level(sim.url, _spec(concurrency=2, output_tokens_mean=6), 2)
+    stats, _ = run_level(LevelPlan(sim.url, _spec(concurrency=2, output_tokens_mean=6), 2))
     assert stats.ttft_ms["mean"] > 40 + 0.5 * (40 + 5 * 10) * 0.8
 
 
@@ -72,7 +72,7 @@ def test_a_dataset_sends_its_prompts_and_their_output_lengths(llmsim: Callable[.
     prompts = parse_dataset(b'{"text": "alpha beta gamma", "output_length": 4}\n'
                             b'{"texts": ["delta epsilon", "zeta eta theta iota kappa"], "output_length": 8}\n')
     spec = with_dataset(_spec(concurrency=1, request_count=10, warmup_duration=0), prompts)
-    stats, _ = run_level(sim.url, spec, 1)
+    stats, _ = run_level(LevelPlan(sim.url, spec, 1))
     # One user, in file order: five of each prompt (3 and 7 words in, 4 and 8 tokens out).
     assert stats.successes == 10
     assert stats.input_tokens == 5 * 3 + 5 * 7

@@ -17,9 +17,12 @@ from infrec.core.catalog import Catalog
 from infrec.core.emulation import plan
 from infrec.executors.base import EndpointSpec
 from infrec.executors.local import LocalExecutor
-from infrec.jobs import measure
 from infrec.jobs.model_source import ModelSource
 from infrec.loadgen.payloads import Payload
+from infrec.measure import MeasureOptions, StepConfig, StepContext, StepLimits, StepMeasurement, measure_step
+from infrec.measure.context import RunContext
+from infrec.measure.probes import drain
+from infrec.measure.search import Search
 
 BODY = b'{"instances": [[1.0, 2.0, 3.0, 4.0]]}'
 
@@ -89,8 +92,8 @@ def test_drain_works_off_the_backlog_an_overloaded_trial_leaves(executor: LocalE
             s = socket.create_connection((host, int(port)), timeout=5)
             s.sendall(head)
             socks.append(s)
-        took = measure._drain([url], Payload(BODY, "application/json"), "application/json", unloaded, 30.0,
-                              threading.Event())
+        took = drain([url], Payload(BODY, "application/json"), "application/json", unloaded, 30.0,
+                     threading.Event())
         after = one_request_ms(url)
         for s in socks:
             s.close()
@@ -102,15 +105,16 @@ def test_drain_works_off_the_backlog_an_overloaded_trial_leaves(executor: LocalE
 
 
 def run_step(executor: LocalExecutor, payload_dir: Path, job_type: str, type_name: str, ms: float,
-             input_config: dict[str, Any] | None = None) -> measure.StepMeasurement:
+             input_config: dict[str, Any] | None = None) -> StepMeasurement:
     itype = Catalog.default().get(type_name)
     cpus, mem = executor.capacity()
     emu = plan(itype, 1, cpus, int(mem * 1024**3))
-    return measure.measure_step(
-        executor=executor, job_name="t", index=0, source=synthetic(ms), environment=synthetic(ms).environment,
-        emulation=emu, model_dir=None, payload_dir=payload_dir, job_type=job_type,
-        input_config=input_config or {}, stopping=None, cancel=threading.Event(), deadline=time.time() + 120,
-        trial_seconds=1.0, setup_deadline_s=30.0, hold_seconds=3.0, on_progress=lambda p: None)
+    ctx = StepContext(executor=executor, source=synthetic(ms), payload_dir=payload_dir, job_type=job_type,
+                      input_config=input_config or {}, stopping=None,
+                      limits=StepLimits(deadline=time.time() + 120, trial_seconds=1.0, hold_seconds=3.0,
+                                        setup_deadline_s=30.0),
+                      cancel=threading.Event(), on_progress=lambda p: None)
+    return measure_step(ctx, StepConfig(emu, synthetic(ms).environment), "t", 0)
 
 
 def test_one_user_advanced_job_reports_what_one_user_can_send(executor: LocalExecutor, payload_dir: Path) -> None:
@@ -199,10 +203,11 @@ def test_capacity_raises_users_until_an_io_bound_server_queues(tmp_path: Path, m
         itype = Catalog.default().get("ml.c5.large")
         emu = plan(itype, 1, 2.0, 8 * 1024**3)
         details: dict[str, Any] = {}
-        search = measure._Search([f"http://127.0.0.1:{port}"], [Payload(BODY, "application/json")],
-                                 "application/json", emu, "P95", None, threading.Event(), time.time() + 90,
-                                 1.0, 2.0, lambda p: None, _NoUsage(), details, None, 1)  # type: ignore[arg-type]
-        outcome = search.run()
+        run = RunContext(urls=[f"http://127.0.0.1:{port}"], payloads=[Payload(BODY, "application/json")],
+                         content_type="application/json", emulation=emu, percentile="P95", threshold=None,
+                         cancel=threading.Event(), deadline=time.time() + 90, on_progress=lambda p: None,
+                         sampler=_NoUsage(), details=details, loadgen_cpus=None, options=MeasureOptions.from_env())
+        outcome = Search(run, 1.0, 2.0, 1).run()
         assert outcome is not None, details.get("NoPassReason")
         cap = details["Capacity"]
         users_tried = [t["Users"] for t in details["Trials"] if t["Phase"] == "capacity"]
@@ -232,11 +237,12 @@ def test_payloads_the_model_refuses_fail_the_step_in_seconds_naming_the_file(exe
                          content_types=["text/csv"])
     emu = plan(Catalog.default().get("ml.c5.large"), 1, *_host(executor))
     t0 = time.monotonic()
-    result = measure.measure_step(
-        executor=executor, job_name="ct", index=0, source=source, environment={}, emulation=emu,
-        model_dir=model_dir, payload_dir=payloads, job_type="Default", input_config={}, stopping=None,
-        cancel=threading.Event(), deadline=time.time() + 120, trial_seconds=1.0, setup_deadline_s=60.0,
-        hold_seconds=3.0, on_progress=lambda p: None)
+    ctx = StepContext(executor=executor, source=source, payload_dir=payloads, job_type="Default", input_config={},
+                      stopping=None,
+                      limits=StepLimits(deadline=time.time() + 120, trial_seconds=1.0, hold_seconds=3.0,
+                                        setup_deadline_s=60.0),
+                      cancel=threading.Event(), on_progress=lambda p: None)
+    result = measure_step(ctx, StepConfig(emu, {}), "ct", 0, model_dir)
     took = time.monotonic() - t0
     assert result.metrics is None
     reason = result.failure_reason or ""

@@ -17,8 +17,8 @@ import pytest
 
 from infrec.core.stats import STOP_CANCELLED, STOP_COMPLETED, WindowStats
 from infrec.core.traffic import OpenLoop, from_sagemaker
-from infrec.loadgen import generator_bound_reason, more_workers, run_load
-from infrec.loadgen.runner import GENERATOR_BOUND, MAX_BUSY_ENV, max_busy
+from infrec.loadgen import LoadPlan, generator_bound_reason, more_workers, run_load
+from infrec.loadgen.runner import GENERATOR_BOUND, MAX_BUSY_ENV, LoadgenOptions
 from tests.helpers import REPO
 from tests.integration.loadgen.conftest import PAYLOADS, TestServer
 
@@ -55,8 +55,8 @@ def test_each_worker_is_its_own_process_pinned_to_its_cpu(server: Start, workers
         if not seen:
             seen.extend((p.pid, sorted(p.cpu_affinity() or [])) for p in _generators(srv))
 
-    res = run_load([srv.url], PAYLOADS, OpenLoop(rate=200, duration_s=2), None, deadline_s=20,
-                   workers=workers, cpu_ids=cpus, on_window=look)
+    res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=200, duration_s=2), None, deadline_s=20,
+                            workers=workers, cpu_ids=cpus), on_window=look)
     assert res.stop_reason == STOP_COMPLETED and res.total.successes >= 390
     # From outside, while it ran: processes other than this one, each on one of the given CPUs.
     assert len(seen) == workers and all(pid != os.getpid() for pid, _ in seen)
@@ -69,8 +69,8 @@ def test_each_worker_is_its_own_process_pinned_to_its_cpu(server: Start, workers
 
 def test_more_workers_than_cpus_share_the_whole_set(server: Start) -> None:
     srv = server("--delays-ms", "2", "--uvloop")
-    res = run_load([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=1), None, deadline_s=20,
-                   workers=3, cpu_ids=OWN[:2])
+    res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=1), None, deadline_s=20,
+                            workers=3, cpu_ids=OWN[:2]))
     assert res.stop_reason == STOP_COMPLETED
     assert res.generator_affinity == [OWN[:2]] * 3
     assert res.generator_cpus == min(3, len(OWN[:2]))
@@ -78,8 +78,10 @@ def test_more_workers_than_cpus_share_the_whole_set(server: Start) -> None:
 
 def test_generator_cpu_is_measured(server: Start) -> None:
     srv = server("--delays-ms", "1", "--uvloop")
-    low = run_load([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=2), None, deadline_s=20, cpu_ids=OWN[:1])
-    high = run_load([srv.url], PAYLOADS, OpenLoop(rate=1000, duration_s=2), None, deadline_s=20, cpu_ids=OWN[:1])
+    low = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=2), None, deadline_s=20,
+                            cpu_ids=OWN[:1]))
+    high = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=1000, duration_s=2), None, deadline_s=20,
+                             cpu_ids=OWN[:1]))
     for res in (low, high):
         assert res.total.errors == 0
         assert res.generator_cpus == 1
@@ -97,7 +99,8 @@ def test_generator_cpu_is_measured(server: Start) -> None:
 def test_a_run_above_the_bound_is_generator_bound(server: Start, monkeypatch: pytest.MonkeyPatch) -> None:
     srv = server("--delays-ms", "1", "--uvloop")
     monkeypatch.setenv(MAX_BUSY_ENV, "0.0001")
-    res = run_load([srv.url], PAYLOADS, OpenLoop(rate=300, duration_s=1), None, deadline_s=20, cpu_ids=OWN[:1])
+    res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=300, duration_s=1), None, deadline_s=20,
+                            cpu_ids=OWN[:1]))
     assert res.generator_bound and res.generator_busy > 0.0001
     assert any(n.startswith("generator-bound") for n in res.notes), res.notes
     # One CPU, one process: nowhere to grow; more CPUs: double, up to one process per CPU.
@@ -108,28 +111,29 @@ def test_a_run_above_the_bound_is_generator_bound(server: Start, monkeypatch: py
     assert more_workers(res, [0, 1, 2]) == 3
     reason = generator_bound_reason(res)
     assert "% of its 1 CPU at 300 req/s offered" in reason and "INFREC_LOADGEN_CPUS" in reason
-    closed = run_load([srv.url], PAYLOADS, from_sagemaker({"Phases": [
-        {"InitialNumberOfUsers": 2, "SpawnRate": 0, "DurationInSeconds": 1}]}), None, deadline_s=20)
+    closed = run_load(LoadPlan([srv.url], PAYLOADS, from_sagemaker({"Phases": [
+        {"InitialNumberOfUsers": 2, "SpawnRate": 0, "DurationInSeconds": 1}]}), None, deadline_s=20))
     assert closed.generator_bound and "with 2 users" in generator_bound_reason(closed)
 
 
 def test_the_bound_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(MAX_BUSY_ENV, raising=False)
-    assert max_busy() == GENERATOR_BOUND == 0.85
+    assert LoadgenOptions.from_env().max_busy == GENERATOR_BOUND == 0.85
     monkeypatch.setenv(MAX_BUSY_ENV, "0.5")
-    assert max_busy() == 0.5
+    assert LoadgenOptions.from_env().max_busy == 0.5
     for bad in ("0", "1.5", "lots"):
         monkeypatch.setenv(MAX_BUSY_ENV, bad)
         with pytest.raises(ValueError, match=MAX_BUSY_ENV):
-            max_busy()
+            LoadgenOptions.from_env()
 
 
 def test_cpu_ids_are_checked() -> None:
     shape = OpenLoop(rate=1, duration_s=1)
     with pytest.raises(ValueError, match="at least one CPU"):
-        run_load(["http://127.0.0.1:1"], PAYLOADS, shape, None, deadline_s=1, cpu_ids=[])
+        run_load(LoadPlan(["http://127.0.0.1:1"], PAYLOADS, shape, None, deadline_s=1, cpu_ids=[]))
     with pytest.raises(ValueError, match="not among"):
-        run_load(["http://127.0.0.1:1"], PAYLOADS, shape, None, deadline_s=1, cpu_ids=[max(OWN) + 1])
+        run_load(LoadPlan(["http://127.0.0.1:1"], PAYLOADS, shape, None, deadline_s=1,
+                          cpu_ids=[max(OWN) + 1]))
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -140,8 +144,8 @@ def test_cancel_is_prompt_and_reaps_every_worker(server: Start, workers: int) ->
     timer.start()
     t = time.monotonic()
     try:
-        res = run_load([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=60,
-                       cancel=cancel, workers=workers)
+        res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=60,
+                                workers=workers), cancel=cancel)
     finally:
         timer.cancel()
     assert res.stop_reason == STOP_CANCELLED and time.monotonic() - t < 2.5
@@ -152,7 +156,8 @@ def test_cancel_before_the_start_returns_at_once(server: Start) -> None:
     srv = server("--delays-ms", "5")
     cancel = threading.Event()
     cancel.set()
-    res = run_load([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=60, cancel=cancel)
+    res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None,
+                            deadline_s=60), cancel=cancel)
     assert res.stop_reason == STOP_CANCELLED and not res.windows
     assert not _generators(srv)
 
@@ -168,8 +173,8 @@ def test_workers_are_reaped_when_the_caller_fails(server: Start) -> None:
 
     t = time.monotonic()
     with pytest.raises(Boom):
-        run_load([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=60,
-                 on_window=explode, workers=2)
+        run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=60,
+                          workers=2), on_window=explode)
     assert time.monotonic() - t < 5
     assert not _generators(srv)
 
@@ -187,7 +192,8 @@ def test_a_failed_start_stops_the_workers_already_started(server: Start, monkeyp
 
     monkeypatch.setattr(os, "fork", fork_once)
     with pytest.raises(RuntimeError, match="could not start"):
-        run_load([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=60, workers=2)
+        run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=60,
+                          workers=2))
     monkeypatch.undo()
     assert forks and not _generators(srv)
 
@@ -195,12 +201,13 @@ def test_a_failed_start_stops_the_workers_already_started(server: Start, monkeyp
 ORPHAN = """
 import sys, psutil
 from infrec.core.traffic import OpenLoop
-from infrec.loadgen import Payload, run_load
+from infrec.loadgen import LoadPlan, Payload, run_load
 
 def show(_w):
     print(" ".join(str(p.pid) for p in psutil.Process().children()), flush=True)
 
-run_load([sys.argv[1]], [Payload(b"{}", "application/json")], OpenLoop(rate=50, duration_s=60), None, deadline_s=120, on_window=show)
+run_load(LoadPlan([sys.argv[1]], [Payload(b"{}", "application/json")], OpenLoop(rate=50, duration_s=60), None,
+                  deadline_s=120), on_window=show)
 """
 
 
@@ -237,5 +244,6 @@ def test_a_worker_that_cannot_pin_itself_fails_the_start_with_its_reason(
 
     monkeypatch.setattr(os, "sched_setaffinity", refuse)  # the forked worker inherits it
     with pytest.raises(RuntimeError, match="did not start: worker 0: PermissionError"):
-        run_load([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=60, cpu_ids=OWN[:1])
+        run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=60,
+                          cpu_ids=OWN[:1]))
     assert not _generators(srv)

@@ -18,7 +18,7 @@ from infrec.core.stats import (
     STOP_MAX_INVOCATIONS,
 )
 from infrec.core.traffic import OpenLoop, StoppingConditions, from_sagemaker
-from infrec.loadgen import load_payloads, run_load
+from infrec.loadgen import LoadPlan, load_payloads, run_load
 from tests.helpers import free_port
 from tests.integration.loadgen.conftest import PAYLOADS, TestServer
 
@@ -41,7 +41,7 @@ def test_phases_produce_the_specified_users(server: Start) -> None:
     shape = from_sagemaker({"TrafficType": "PHASES", "Phases": [
         {"InitialNumberOfUsers": 1, "SpawnRate": 120, "DurationInSeconds": 3},
         {"InitialNumberOfUsers": 4, "SpawnRate": 0, "DurationInSeconds": 2}]})
-    res = run_load([srv.url], PAYLOADS, shape, None, deadline_s=20, content_type="application/json")
+    res = run_load(LoadPlan([srv.url], PAYLOADS, shape, None, deadline_s=20, content_type="application/json"))
     assert res.stop_reason == STOP_COMPLETED
     assert len(res.windows) == 5
     samples = srv.stats()["samples"]
@@ -58,7 +58,7 @@ def test_stairs_produce_the_specified_users(server: Start) -> None:
     srv = server("--delays-ms", "50")
     shape = from_sagemaker({"TrafficType": "STAIRS",
                             "Stairs": {"DurationInSeconds": 6, "NumberOfSteps": 3, "UsersPerStep": 3}})
-    res = run_load([srv.url], PAYLOADS, shape, None, deadline_s=20, content_type="application/json")
+    res = run_load(LoadPlan([srv.url], PAYLOADS, shape, None, deadline_s=20, content_type="application/json"))
     assert [w.users for w in res.windows] == [3, 3, 6, 6, 9, 9]
     samples = srv.stats()["samples"]
     for w in res.windows:
@@ -74,8 +74,8 @@ def test_stairs_produce_the_specified_users(server: Start) -> None:
 def test_open_loop_rate_is_held(server: Start, workers: int) -> None:
     srv = server("--delays-ms", "2", "--uvloop")
     rate = 400.0
-    res = run_load([srv.url], PAYLOADS, OpenLoop(rate=rate, duration_s=4), None, deadline_s=20,
-                   content_type="application/json", workers=workers)
+    res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=rate, duration_s=4), None, deadline_s=20,
+                            content_type="application/json", workers=workers))
     assert res.stop_reason == STOP_COMPLETED and res.total.errors == 0
     assert abs(res.total.requests - rate * 4) <= 0.02 * rate * 4
     for w in res.windows:
@@ -87,8 +87,8 @@ def test_open_loop_rate_is_held(server: Start, workers: int) -> None:
 
 def test_poisson_arrivals_are_seeded_and_average_the_rate(server: Start) -> None:
     srv = server("--delays-ms", "2", "--uvloop")
-    res = run_load([srv.url], PAYLOADS, OpenLoop(rate=300, duration_s=3, arrival="poisson", seed=7), None,
-                   deadline_s=20, content_type="application/json", seed=7)
+    res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=300, duration_s=3, arrival="poisson", seed=7),
+                            None, deadline_s=20, content_type="application/json", seed=7))
     assert abs(res.total.requests - 900) <= 0.06 * 900
 
 
@@ -97,8 +97,8 @@ def test_latency_percentiles_match_known_delays(server: Start) -> None:
     # → p50 100, p90 200, p95 400, p99 1000 (each percentile lies well inside its group).
     delays = ",".join(["100"] * 60 + ["200"] * 32 + ["400"] * 6 + ["1000"] * 2)
     srv = server("--delays-ms", delays, "--uvloop")
-    res = run_load([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=3), None, deadline_s=20,
-                   content_type="application/json")
+    res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=3), None, deadline_s=20,
+                            content_type="application/json"))
     t = res.total
     assert t.successes == 300
     for got, want in ((t.p50_ms, 100), (t.p90_ms, 200), (t.p95_ms, 400), (t.p99_ms, 1000)):
@@ -112,9 +112,9 @@ def test_latency_percentiles_match_known_delays(server: Start) -> None:
 def test_open_loop_counts_queueing_behind_a_stall_closed_loop_does_not(server: Start) -> None:
     # One slot; every 50th request freezes the server for 300 ms.
     srv = server("--stall-every", "50", "--stall-ms", "300")
-    open_res = run_load([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=3), None, deadline_s=20)
-    closed = run_load([srv.url], PAYLOADS, from_sagemaker({"Phases": [
-        {"InitialNumberOfUsers": 1, "SpawnRate": 0, "DurationInSeconds": 3}]}), None, deadline_s=20)
+    open_res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=3), None, deadline_s=20))
+    closed = run_load(LoadPlan([srv.url], PAYLOADS, from_sagemaker({"Phases": [
+        {"InitialNumberOfUsers": 1, "SpawnRate": 0, "DurationInSeconds": 3}]}), None, deadline_s=20))
     # Open loop: requests due during the freeze waited for it (~15 % of them by >100 ms).
     assert open_res.total.p90_ms > 100
     # Closed loop: only the stalled request itself is slow, so p90 stays fast.
@@ -126,11 +126,13 @@ def test_max_invocations_stops_when_reached_and_only_then(server: Start) -> None
     srv = server("--delays-ms", "5")
     shape = OpenLoop(steps=[(1, 50), (1, 100), (1, 200), (1, 50)])
     # 150/s = 9000 per minute: reached in the third step only.
-    res = run_load([srv.url], PAYLOADS, shape, StoppingConditions(max_invocations=9000), deadline_s=20)
+    res = run_load(LoadPlan([srv.url], PAYLOADS, shape, StoppingConditions(max_invocations=9000),
+                            deadline_s=20))
     assert res.stop_reason == STOP_MAX_INVOCATIONS
     assert len(res.windows) == 3, [w.throughput for w in res.windows]
     assert all(w.throughput * 60 < 9000 for w in res.windows[:2])
-    res = run_load([srv.url], PAYLOADS, shape, StoppingConditions(max_invocations=13000), deadline_s=20)
+    res = run_load(LoadPlan([srv.url], PAYLOADS, shape, StoppingConditions(max_invocations=13000),
+                            deadline_s=20))
     assert res.stop_reason == STOP_COMPLETED and len(res.windows) == 4
 
 
@@ -140,7 +142,7 @@ def test_latency_threshold_stops_when_exceeded_and_only_then(server: Start) -> N
     shape = from_sagemaker({"Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 60, "DurationInSeconds": 8}]})
     cond = StoppingConditions.from_sagemaker({"ModelLatencyThresholds": [
         {"Percentile": "P95", "ValueInMilliseconds": 45}]})
-    res = run_load([srv.url], PAYLOADS, shape, cond, deadline_s=20)
+    res = run_load(LoadPlan([srv.url], PAYLOADS, shape, cond, deadline_s=20))
     assert res.stop_reason == STOP_LATENCY
     assert res.windows[-1].p95_ms > 45 or res.windows[-2].p95_ms > 45
     assert all(w.p95_ms <= 45 for w in res.windows[:-2])
@@ -151,11 +153,11 @@ def test_flat_invocations_stop_only_when_throughput_stalls(server: Start) -> Non
     shape = from_sagemaker({"Phases": [{"InitialNumberOfUsers": 1, "SpawnRate": 120, "DurationInSeconds": 7}]})
     flat = StoppingConditions(flat_invocations="Stop")
     serial = server("--delays-ms", "20", "--serial")  # 50 requests/s whatever the users
-    res = run_load([serial.url], PAYLOADS, shape, flat, deadline_s=20)
+    res = run_load(LoadPlan([serial.url], PAYLOADS, shape, flat, deadline_s=20))
     assert res.stop_reason == STOP_FLAT
     assert sum(w.duration_s for w in res.windows) < 6.9, [(w.users, w.throughput) for w in res.windows]
     parallel = server("--delays-ms", "20")  # throughput grows with users
-    res = run_load([parallel.url], PAYLOADS, shape, flat, deadline_s=20)
+    res = run_load(LoadPlan([parallel.url], PAYLOADS, shape, flat, deadline_s=20))
     assert res.stop_reason == STOP_COMPLETED and len(res.windows) == 7
 
 
@@ -166,32 +168,34 @@ def test_cancel_and_deadline_end_the_run_promptly(server: Start) -> None:
     timer.start()
     t = time.monotonic()
     try:
-        res = run_load([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=60, cancel=cancel)
+        res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None,
+                                deadline_s=60), cancel=cancel)
     finally:
         timer.cancel()
     assert res.stop_reason == STOP_CANCELLED and time.monotonic() - t < 2.5
     t = time.monotonic()
-    res = run_load([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=1.5)
+    res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=1.5))
     assert res.stop_reason == STOP_DEADLINE and time.monotonic() - t < 3.0
 
 
 def test_errors_are_counted_by_kind(server: Start) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    res = run_load([dead], PAYLOADS, OpenLoop(rate=50, duration_s=1), None, deadline_s=10)
+    res = run_load(LoadPlan([dead], PAYLOADS, OpenLoop(rate=50, duration_s=1), None, deadline_s=10))
     assert res.total.errors_by_kind["conn_refused"] >= 45 and res.total.successes == 0
     srv = server("--status", "503")
-    res = run_load([srv.url], PAYLOADS, OpenLoop(rate=50, duration_s=1), None, deadline_s=10)
+    res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=50, duration_s=1), None, deadline_s=10))
     assert res.total.errors_by_kind["http_5xx"] == res.total.requests >= 49
     slow = server("--delays-ms", "2000")
-    res = run_load([slow.url], PAYLOADS, OpenLoop(rate=20, duration_s=1), None, deadline_s=10, timeout_s=0.3)
+    res = run_load(LoadPlan([slow.url], PAYLOADS, OpenLoop(rate=20, duration_s=1), None, deadline_s=10,
+                            timeout_s=0.3))
     assert res.total.errors_by_kind["timeout"] >= 19
 
 
 def test_least_outstanding_favours_the_faster_instance(server: Start) -> None:
     fast, slow = server("--delays-ms", "5"), server("--delays-ms", "100")
-    run_load([fast.url, slow.url], PAYLOADS,
-             from_sagemaker({"Phases": [{"InitialNumberOfUsers": 4, "SpawnRate": 0, "DurationInSeconds": 2}]}),
-             None, deadline_s=10)
+    run_load(LoadPlan([fast.url, slow.url], PAYLOADS,
+                      from_sagemaker({"Phases": [{"InitialNumberOfUsers": 4, "SpawnRate": 0, "DurationInSeconds": 2}]}),
+                      None, deadline_s=10))
     assert fast.stats()["requests"] > 5 * slow.stats()["requests"] > 0
 
 
@@ -207,7 +211,8 @@ def test_payloads_from_a_folder(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not exist"):
         load_payloads(tmp_path / "missing")
     with pytest.raises(ValueError, match="http://"):
-        run_load(["https://example.invalid"], PAYLOADS, OpenLoop(rate=1, duration_s=1), None, deadline_s=1)
+        run_load(LoadPlan(["https://example.invalid"], PAYLOADS, OpenLoop(rate=1, duration_s=1), None,
+                          deadline_s=1))
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -215,8 +220,9 @@ def test_sends_are_counted_per_window_exactly(server: Start, workers: int) -> No
     # Poisson arrivals offer more or less than the nominal rate by chance; a trial's verdict
     # (completed / sent) needs what was really sent, window by window.
     srv = server("--delays-ms", "2")
-    res = run_load([srv.url], PAYLOADS, OpenLoop(rate=200.0, duration_s=3.0, arrival="poisson", seed=3), None,
-                   deadline_s=20, content_type="application/json", workers=workers)
+    res = run_load(LoadPlan([srv.url], PAYLOADS,
+                            OpenLoop(rate=200.0, duration_s=3.0, arrival="poisson", seed=3), None,
+                            deadline_s=20, content_type="application/json", workers=workers))
     assert res.stop_reason == STOP_COMPLETED
     sent = sum(w.sent for w in res.windows)
     assert sent == res.total.sent == res.total.requests          # every request sent was answered
