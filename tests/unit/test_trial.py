@@ -135,16 +135,18 @@ def test_interval_of_non_negative_batches_never_goes_below_zero() -> None:
     assert mean_interval([-1.0, 1.0]).low < 0      # signed data keep their interval
 
 
-def test_warmup_seconds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warmup_seconds_from_the_settings() -> None:
+    from infrec.config import Settings
     from infrec.core.trial import WARMUP_S
     from infrec.measure.context import MeasureOptions
 
-    monkeypatch.delenv("INFREC_WARMUP_SECONDS", raising=False)
-    assert MeasureOptions.from_env().warmup_s == WARMUP_S
-    monkeypatch.setenv("INFREC_WARMUP_SECONDS", "0")
-    assert MeasureOptions.from_env().warmup_s == 0.0
-    monkeypatch.setenv("INFREC_WARMUP_SECONDS", "0.5")
-    assert MeasureOptions.from_env().warmup_s == 1.0    # whole windows: what is dropped is what is budgeted
+    def warmup(raw: str | None) -> float:
+        return MeasureOptions.from_settings(Settings.from_env({} if raw is None else
+                                                              {"INFREC_WARMUP_SECONDS": raw})).warmup_s
+
+    assert warmup(None) == WARMUP_S
+    assert warmup("0") == 0.0
+    assert warmup("0.5") == 1.0    # whole windows: what is dropped is what is budgeted
     for bad in ("-1", "31", "soon", "nan"):
-        monkeypatch.setenv("INFREC_WARMUP_SECONDS", bad)
-        assert MeasureOptions.from_env().warmup_s == WARMUP_S
+        with pytest.raises(ValueError, match="INFREC_WARMUP_SECONDS"):
+            warmup(bad)

@@ -35,10 +35,10 @@ whether the loop is working or kept off its CPU: on a shared 2-CPU host, one pro
 40,000 req/s to a local server was 47 % busy and waited 40 % (p50 9.6 ms), while two processes
 on two CPUs served the same rate at p50 1.0 ms.
 
-Environment: INFREC_LOADGEN_MAX_BUSY (a fraction in (0, 1], default 0.85) overrides the bound; it
-is read in one place, `LoadgenOptions.from_env`, and a caller may pass its own `LoadgenOptions`.
-The generator's CPUs come from the caller (`cpu_ids`); `LocalExecutor.loadgen_cpus()` gives the
-CPUs its endpoints never get, or INFREC_LOADGEN_CPUS when set.
+Settings: the operator's INFREC_LOADGEN_MAX_BUSY (a fraction in (0, 1], default 0.85) reaches the
+generator as the caller's `LoadgenOptions` (Settings.loadgen_max_busy). The generator's CPUs come
+from the caller (`cpu_ids`); `LocalExecutor.loadgen_cpus()` gives the CPUs its endpoints never get,
+or the operator's INFREC_LOADGEN_CPUS.
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ from infrec.loadgen.worker import GO, WorkerConfig
 
 SLIVER_S = 0.25
 GENERATOR_BOUND = 0.85
-MAX_BUSY_ENV = "INFREC_LOADGEN_MAX_BUSY"
 WAIT_NOTE = 0.25  # a generator that waited for a CPU this much of the run gets a note
 MAX_CONNECTIONS = 1000
 _START_GRACE_S = 30.0
@@ -83,21 +82,6 @@ class LoadgenOptions:
     (GENERATOR_BOUND, 0.85, unless INFREC_LOADGEN_MAX_BUSY says otherwise)."""
 
     max_busy: float = GENERATOR_BOUND
-
-    @classmethod
-    def from_env(cls) -> LoadgenOptions:
-        """The settings from the environment: the one place the generator reads it. Raises
-        ValueError naming the setting when it is not a fraction in (0, 1]."""
-        raw = os.environ.get(MAX_BUSY_ENV, "").strip()
-        if not raw:
-            return cls()
-        try:
-            value = float(raw)
-        except ValueError:
-            value = -1.0
-        if not 0 < value <= 1:
-            raise ValueError(f"{MAX_BUSY_ENV}={raw!r} must be a fraction in (0, 1], such as 0.85")
-        return cls(max_busy=value)
 
 
 @dataclass(frozen=True)
@@ -208,11 +192,11 @@ def run_load(plan: LoadPlan, *, cancel: threading.Event | None = None, on_window
 
     `on_window` sees each merged window as it completes (an observer that raises is noted, not
     obeyed); `on_parts` sees each window's raw frames (with a Worker subclass's extra fields) before
-    they are merged. `options` defaults to `LoadgenOptions.from_env()`. The result says how busy the
+    they are merged. `options` defaults to `LoadgenOptions()`. The result says how busy the
     generator was and whether the run was generator-bound. Raises ValueError for a plan that cannot
     run, RuntimeError when the processes could not be started (after stopping any that were)."""
     _check(plan)
-    bound = (options or LoadgenOptions.from_env()).max_busy
+    bound = (options or LoadgenOptions()).max_busy
     pins, gen_cpus = _pins(plan.cpu_ids, plan.workers)
     configs = _configs(plan)
     run = _Run(plan, cancel, on_window, on_parts)

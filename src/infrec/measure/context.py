@@ -1,4 +1,4 @@
-"""What a measurement needs, gathered once: the settings from the environment (`MeasureOptions`),
+"""What a measurement needs, gathered once: the operator's settings (`MeasureOptions`),
 the job's side of a step (`StepContext`), the endpoint configuration it measures (`StepConfig`),
 and — once the endpoint answers — what every load driven against it shares (`RunContext`).
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,12 +28,11 @@ from infrec.loadgen.runner import LoadgenOptions, LoadPlan, run_load
 from infrec.measure.sampling import Usage
 
 if TYPE_CHECKING:   # the jobs layer's type, read here only for its image, model URL and content types
+    from infrec.config import Settings
     from infrec.jobs.model_source import ModelSource
 
 log = logging.getLogger("infrec.measure")
 
-ARRIVAL_ENV = "INFREC_ARRIVAL"
-WARMUP_ENV = "INFREC_WARMUP_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -56,22 +54,11 @@ class MeasureOptions:
     loadgen: LoadgenOptions = field(default_factory=LoadgenOptions)
 
     @classmethod
-    def from_env(cls) -> MeasureOptions:
-        """The settings from the environment: the one place the measurement path reads it."""
-        arrival = os.environ.get(ARRIVAL_ENV, "poisson").strip().lower()
-        raw = os.environ.get(WARMUP_ENV, "").strip()
-        warmup_s = tr.WARMUP_S
-        if raw:
-            try:
-                value = float(raw)
-            except ValueError:
-                value = math.nan
-            if not 0 <= value <= 30:
-                log.warning("%s=%r is not a number of seconds from 0 to 30: using %g", WARMUP_ENV, raw, tr.WARMUP_S)
-            else:
-                warmup_s = float(math.ceil(value))   # whole one-second windows are dropped: 0.5 means 1
-        return cls(arrival=arrival if arrival in ("poisson", "uniform") else "poisson", warmup_s=warmup_s,
-                   loadgen=LoadgenOptions.from_env())
+    def from_settings(cls, settings: Settings) -> MeasureOptions:
+        """What the operator set (INFREC_ARRIVAL, INFREC_WARMUP_SECONDS, INFREC_LOADGEN_MAX_BUSY), already
+        parsed and checked by Settings."""
+        return cls(arrival=settings.arrival, warmup_s=settings.warmup_seconds,
+                   loadgen=LoadgenOptions(max_busy=settings.loadgen_max_busy))
 
 
 @dataclass(frozen=True)
@@ -103,7 +90,7 @@ class StepContext:
     limits: StepLimits
     cancel: threading.Event
     on_progress: Callable[[dict[str, Any]], None]
-    options: MeasureOptions = field(default_factory=MeasureOptions.from_env)
+    options: MeasureOptions = field(default_factory=MeasureOptions)
 
 
 @dataclass(frozen=True)

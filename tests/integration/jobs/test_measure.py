@@ -19,6 +19,7 @@ from infrec.executors.base import EndpointSpec
 from infrec.executors.local import LocalExecutor
 from infrec.jobs.model_source import ModelSource
 from infrec.loadgen.payloads import Payload
+from infrec.loadgen.runner import LoadgenOptions
 from infrec.measure import MeasureOptions, StepConfig, StepContext, StepLimits, StepMeasurement, measure_step
 from infrec.measure.context import RunContext
 from infrec.measure.probes import drain
@@ -105,7 +106,7 @@ def test_drain_works_off_the_backlog_an_overloaded_trial_leaves(executor: LocalE
 
 
 def run_step(executor: LocalExecutor, payload_dir: Path, job_type: str, type_name: str, ms: float,
-             input_config: dict[str, Any] | None = None) -> StepMeasurement:
+             input_config: dict[str, Any] | None = None, options: MeasureOptions | None = None) -> StepMeasurement:
     itype = Catalog.default().get(type_name)
     cpus, mem = executor.capacity()
     emu = plan(itype, 1, cpus, int(mem * 1024**3))
@@ -113,7 +114,7 @@ def run_step(executor: LocalExecutor, payload_dir: Path, job_type: str, type_nam
                       input_config=input_config or {}, stopping=None,
                       limits=StepLimits(deadline=time.time() + 120, trial_seconds=1.0, hold_seconds=3.0,
                                         setup_deadline_s=30.0),
-                      cancel=threading.Event(), on_progress=lambda p: None)
+                      cancel=threading.Event(), on_progress=lambda p: None, options=options or MeasureOptions())
     return measure_step(ctx, StepConfig(emu, synthetic(ms).environment), "t", 0)
 
 
@@ -128,12 +129,10 @@ def test_one_user_advanced_job_reports_what_one_user_can_send(executor: LocalExe
     assert 1000 < result.metrics.max_invocations <= 3000 * 1.05, result.metrics.max_invocations
 
 
-def test_generator_bound_trial_is_never_taken_as_capacity(executor: LocalExecutor, payload_dir: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generator_bound_trial_is_never_taken_as_capacity(executor: LocalExecutor, payload_dir: Path) -> None:
     # A bound so low every trial counts as generator-bound: no trial may become MaxInvocations.
-    monkeypatch.setenv("INFREC_LOADGEN_MAX_BUSY", "0.000001")
-    monkeypatch.setenv("INFREC_LOADGEN_CPUS", str(executor.loadgen_cpus()[0]))
-    result = run_step(executor, payload_dir, "Default", "ml.c5.large", 5.0)
+    result = run_step(executor, payload_dir, "Default", "ml.c5.large", 5.0,
+                      options=MeasureOptions(loadgen=LoadgenOptions(max_busy=0.000001)))
     assert result.metrics is None
     assert "load generator" in (result.failure_reason or ""), result.failure_reason
     assert any(t.get("Verdict") == "generator" for t in result.details.get("Trials", [])), result.details
@@ -193,7 +192,6 @@ def test_capacity_raises_users_until_an_io_bound_server_queues(tmp_path: Path, m
     # 8 requests at a time, 20 ms each (sleeping, not computing): 400 req/s, and 4 users (the CPU-bound
     # guess for one slot) leave it idle. The capacity trial must double its users until requests wait.
     # (A server that sleeps has no cold cache to warm: its trials skip the warm-up second.)
-    monkeypatch.setenv("INFREC_WARMUP_SECONDS", "0")
     import subprocess
     import sys
     proc = subprocess.Popen([sys.executable, "-c", IO_BOUND_SERVER, "8"], stdout=subprocess.PIPE, text=True)
@@ -206,7 +204,7 @@ def test_capacity_raises_users_until_an_io_bound_server_queues(tmp_path: Path, m
         run = RunContext(urls=[f"http://127.0.0.1:{port}"], payloads=[Payload(BODY, "application/json")],
                          content_type="application/json", emulation=emu, percentile="P95", threshold=None,
                          cancel=threading.Event(), deadline=time.time() + 90, on_progress=lambda p: None,
-                         sampler=_NoUsage(), details=details, loadgen_cpus=None, options=MeasureOptions.from_env())
+                         sampler=_NoUsage(), details=details, loadgen_cpus=None, options=MeasureOptions(warmup_s=0.0))
         outcome = Search(run, 1.0, 2.0, 1).run()
         assert outcome is not None, details.get("NoPassReason")
         cap = details["Capacity"]

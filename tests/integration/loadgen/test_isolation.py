@@ -15,10 +15,12 @@ from collections.abc import Callable
 import psutil
 import pytest
 
+from infrec.config import Settings
 from infrec.core.stats import STOP_CANCELLED, STOP_COMPLETED, WindowStats
 from infrec.core.traffic import OpenLoop, from_sagemaker
 from infrec.loadgen import LoadPlan, generator_bound_reason, more_workers, run_load
-from infrec.loadgen.runner import GENERATOR_BOUND, MAX_BUSY_ENV, LoadgenOptions
+from infrec.loadgen.runner import GENERATOR_BOUND, LoadgenOptions
+from infrec.measure import MeasureOptions
 from tests.helpers import REPO
 from tests.integration.loadgen.conftest import PAYLOADS, TestServer
 
@@ -96,11 +98,11 @@ def test_generator_cpu_is_measured(server: Start) -> None:
     assert d["generator_cpus"] == 1 and d["generator_bound"] is False and d["generator_affinity"] == [OWN[:1]]
 
 
-def test_a_run_above_the_bound_is_generator_bound(server: Start, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_above_the_bound_is_generator_bound(server: Start) -> None:
     srv = server("--delays-ms", "1", "--uvloop")
-    monkeypatch.setenv(MAX_BUSY_ENV, "0.0001")
+    tiny = LoadgenOptions(max_busy=0.0001)
     res = run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=300, duration_s=1), None, deadline_s=20,
-                            cpu_ids=OWN[:1]))
+                            cpu_ids=OWN[:1]), options=tiny)
     assert res.generator_bound and res.generator_busy > 0.0001
     assert any(n.startswith("generator-bound") for n in res.notes), res.notes
     # One CPU, one process: nowhere to grow; more CPUs: double, up to one process per CPU.
@@ -112,19 +114,17 @@ def test_a_run_above_the_bound_is_generator_bound(server: Start, monkeypatch: py
     reason = generator_bound_reason(res)
     assert "% of its 1 CPU at 300 req/s offered" in reason and "INFREC_LOADGEN_CPUS" in reason
     closed = run_load(LoadPlan([srv.url], PAYLOADS, from_sagemaker({"Phases": [
-        {"InitialNumberOfUsers": 2, "SpawnRate": 0, "DurationInSeconds": 1}]}), None, deadline_s=20))
+        {"InitialNumberOfUsers": 2, "SpawnRate": 0, "DurationInSeconds": 1}]}), None, deadline_s=20),
+                      options=tiny)
     assert closed.generator_bound and "with 2 users" in generator_bound_reason(closed)
 
 
-def test_the_bound_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(MAX_BUSY_ENV, raising=False)
-    assert LoadgenOptions.from_env().max_busy == GENERATOR_BOUND == 0.85
-    monkeypatch.setenv(MAX_BUSY_ENV, "0.5")
-    assert LoadgenOptions.from_env().max_busy == 0.5
+def test_the_bound_setting() -> None:
+    assert LoadgenOptions().max_busy == GENERATOR_BOUND == 0.85
+    assert MeasureOptions.from_settings(Settings.from_env({"INFREC_LOADGEN_MAX_BUSY": "0.5"})).loadgen.max_busy == 0.5
     for bad in ("0", "1.5", "lots"):
-        monkeypatch.setenv(MAX_BUSY_ENV, bad)
-        with pytest.raises(ValueError, match=MAX_BUSY_ENV):
-            LoadgenOptions.from_env()
+        with pytest.raises(ValueError, match="INFREC_LOADGEN_MAX_BUSY"):
+            Settings.from_env({"INFREC_LOADGEN_MAX_BUSY": bad})
 
 
 def test_cpu_ids_are_checked() -> None:
