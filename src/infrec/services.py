@@ -13,9 +13,11 @@ from infrec.core.arn import ArnBuilder
 from infrec.core.catalog import Catalog
 from infrec.core.errors import ValidationError
 from infrec.executors.base import Executor
+from infrec.jobs import states
 from infrec.jobs.endpoints import default_lookup
 from infrec.jobs.instant import InstantRecommendations
 from infrec.jobs.joblog import JobLogSource
+from infrec.jobs.lifecycle import JobStateRepo, Kind
 from infrec.jobs.runner import JobRunner, RunnerOptions
 from infrec.jobs.scheduler import Scheduler, owner_alive
 from infrec.jobs.service import JobService
@@ -99,10 +101,12 @@ class Services:
                                submit=self._submit, cancel=self._cancel,
                                owner=lambda: self._scheduler.owner if self._scheduler else None,
                                endpoints=self.endpoint_lookup)
-        from infrec.genai.service import GenAIService  # issue 14: AI workload, benchmark, recommendation
+        from infrec.genai.service import GenAIService  # AI workloads, benchmark and recommendation jobs
 
         self.extra_enums["AIRecommendationInstanceType"] = self.extra_enums["ProductionVariantInstanceType"]
-        self.genai = GenAIService(self.store, self.arns, self.endpoint_lookup, _instance_type_problem(self.catalog))
+        self.genai = GenAIService(self.store, self.arns, self.endpoint_lookup, _instance_type_problem(self.catalog),
+                                  submit=self._submit, cancel=self._cancel,
+                                  owner=lambda: self._scheduler.owner if self._scheduler else None)
         self._owners: list[object] = [self.registry, TagService(self.store), self.jobs, self.hosting, self.genai]
         # CloudWatch Logs: the jobs' execution logs, rendered from their rows (infrec.jobs.joblog).
         self.logs = LogsService(self.arns)
@@ -154,37 +158,41 @@ class Services:
         if self._scheduler is None:
             if executor is None:
                 executor = self.executor()
+            from infrec.genai.runner import AIJobRunner
+
             runner = JobRunner(self.settings.home, self.jobs.repo, self.registry, self.catalog, executor,
                                options or RunnerOptions.from_env(), preflight=_vpc_preflight(self.settings),
                                endpoints=self.endpoint_lookup)
-            self._scheduler = Scheduler(self.jobs.repo, runner)
+            kinds = {states.REALTIME: Kind(self.jobs.repo, runner)}
+            for kind, repo in self.genai.repos.items():
+                kinds[kind] = Kind(repo, AIJobRunner(self.genai, repo, self.catalog, executor, self.settings.home))
+            self._scheduler = Scheduler(kinds, executor)
             self._scheduler.start(resume=resume)
-            from infrec.genai.runner import GenAIRunner
-
-            self.genai.runner = GenAIRunner(self.genai, self.catalog, executor, self.settings.home)
         return self._scheduler
 
-    def _submit(self, name: str) -> None:
-        if self._scheduler is not None:
-            self._scheduler.submit(name)
+    def _submit(self, name: str, kind: str = states.REALTIME) -> bool:
+        if self._scheduler is None:
+            return False
+        self._scheduler.submit(name, kind)
+        return True
 
     def resume_job(self, name: str) -> str | None:
         """Run again, in this process, a job a killed process left unfinished (`infrec jobs resume`);
         None when queued, else why not. Nothing resumes old jobs unasked."""
-        return self.start_jobs(resume=False).resume(name)
+        return self.start_jobs(resume=False).resume(self.jobs.repo.get(name).name)
 
     def unfinished_jobs(self) -> list[str]:
         """Jobs a killed process left unfinished, oldest first (said, never resumed unasked)."""
         return self.start_jobs(resume=False).orphans()
 
-    def _cancel(self, name: str) -> None:
+    def _cancel(self, name: str, kind: str = states.REALTIME) -> None:
         if self._scheduler is not None:
-            self._scheduler.cancel(name)
+            self._scheduler.cancel(name, kind)
             return
         # No runner here: if no live process owns the job either, nothing runs it; end it now.
-        row = self.jobs.repo.get(name)
-        if not owner_alive(row.owner):
-            self.jobs.repo.finish_stop(name)
+        repo: JobStateRepo = self.jobs.repo if kind == states.REALTIME else self.genai.repos[kind]
+        if not owner_alive(repo.owner(name)):
+            repo.finish_stop(name)
 
     def add(self, service: object) -> None:
         self._owners.append(service)
@@ -207,8 +215,6 @@ class Services:
         if self._scheduler is not None:
             self._scheduler.shutdown()
             self._scheduler = None
-        if self.genai.runner is not None:
-            self.genai.runner.shutdown()
         for owner in self._owners:
             closer = getattr(owner, "shutdown", None)
             if callable(closer):

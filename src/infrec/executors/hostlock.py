@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from infrec.core.errors import JobStopped
+
 LOCK_ENV = "INFREC_HOST_LOCK"
 LOCK_NAME = "infrec-benchmark.lock"
 SYSTEM_DIR = Path("/run/lock")
@@ -47,10 +49,6 @@ class HostLockError(Exception):
 
 class HostLockTimeout(HostLockError):
     """The deadline passed while another process held the host."""
-
-
-class HostLockCancelled(HostLockError):
-    """The wait was cancelled (the job was stopped)."""
 
 
 @dataclass(frozen=True)
@@ -263,7 +261,7 @@ class HostLock:
 
         While another process holds it, `on_wait(message)` is called at once, then every
         `report_every_s` and whenever the holder changes; `cancel` is checked every `poll_s` and
-        raises HostLockCancelled; `deadline` (wall-clock time.time() seconds) raises
+        raises JobStopped; `deadline` (wall-clock time.time() seconds) raises
         HostLockTimeout naming the holder. Never blocks in the kernel, so both act promptly."""
         if self.path is None:
             return 0.0
@@ -273,8 +271,7 @@ class HostLock:
         last_message = ""
         while True:
             if cancel is not None and cancel.is_set():
-                raise HostLockCancelled(f"stopped while {last_message or self.waiting_message()}",
-                                        self._who())
+                raise JobStopped(f"stopped while {last_message or self.waiting_message()}")
             with hold.mutex:
                 if hold.try_take(owner):
                     return time.monotonic() - start

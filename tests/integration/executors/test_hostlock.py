@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout, default_path
+from infrec.core.errors import JobStopped
+from infrec.executors.hostlock import HostLock, HostLockTimeout, default_path
 from tests.helpers import LOCK_HOLDER
 
 # A process that tries for the lock until a deadline and prints what happened.
@@ -182,7 +183,7 @@ def test_cancel_interrupts_the_wait(lock_path: Path, holder: subprocess.Popen[st
     cancel.set()
     assert waiter.done.wait(5)
     assert time.monotonic() - t0 < 2.0  # a job stop ends the wait within a second (with slack)
-    assert isinstance(waiter.result, HostLockCancelled)
+    assert isinstance(waiter.result, JobStopped)
     assert not HostLock(lock_path).held_here()
 
 
