@@ -36,6 +36,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,8 @@ class Config:
             self.itype.name, self.env, self.copies)
 
 
-def completed_prefix(done: list[dict[str, Any]], planned: list[Any], same: Any) -> list[dict[str, Any]]:
+def completed_prefix(done: list[dict[str, Any]], planned: Sequence[Any],
+                     same: Callable[[Any, dict[str, Any]], bool]) -> list[dict[str, Any]]:
     """The parts a previous run completed, as long as they are the plan's first parts in order
     (`same(planned_part, done_part)`); a resumed job goes on after them."""
     kept: list[dict[str, Any]] = []
@@ -199,7 +201,8 @@ class AIJobRunner:
                 if why:
                     refusals.append(why)
                     continue
-                configs.extend(Config(len(configs) + n, itype, {**base_env, **env}, copies)
+                first = len(configs)
+                configs.extend(Config(first + n, itype, {**base_env, **env}, copies)
                                for n, (env, copies) in enumerate(spec.variants()))
             if not configs:
                 raise RuntimeError("no instance type can run here: " + " | ".join(refusals))
