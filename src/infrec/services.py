@@ -208,13 +208,15 @@ class Services:
         return None
 
     def close(self) -> None:
+        # Jobs first: a job measuring a hosted endpoint stops (and stays resumable) before its
+        # target goes, so no part of it is recorded as measured against a vanishing endpoint.
+        if self._scheduler is not None:
+            self._scheduler.shutdown()
+            self._scheduler = None
         if self._supervisor is not None:
             self._supervisor.shutdown()
             self._supervisor = None
             self._invoker = None
-        if self._scheduler is not None:
-            self._scheduler.shutdown()
-            self._scheduler = None
         for owner in self._owners:
             closer = getattr(owner, "shutdown", None)
             if callable(closer):

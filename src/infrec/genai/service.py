@@ -310,9 +310,10 @@ class GenAIService:
     def _stop(self, kind: str, name: str) -> str:
         with self._row(kind, name) as (_, row):
             arn, name = row.arn, row.name
-        if not self.repos[kind].set_status(name, states.STOPPING):
-            status = self.get(kind, name)[f"{kind}Status"]
-            raise ValidationError(f"{kind} {name!r} is {status}; only a job in progress can be stopped")
+        repo = self.repos[kind]
+        if not repo.set_status(name, states.STOPPING) and (status := repo.status(name)) in states.TERMINAL:
+            raise ValidationError(f"{kind} {name!r} is {states.wire(kind, status)}; only a job in progress can be "
+                                  "stopped")
         if self._cancel_job is not None:
             self._cancel_job(name, kind)
         return arn
