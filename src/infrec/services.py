@@ -101,7 +101,7 @@ class Services:
                                submit=self._submit, cancel=self._cancel,
                                owner=lambda: self._scheduler.owner if self._scheduler else None,
                                endpoints=self.endpoint_lookup)
-        from infrec.genai.service import GenAIService  # AI workloads, benchmark and recommendation jobs
+        from infrec.genai.service import GenAIService  # issue 14: AI workload, benchmark, recommendation
 
         self.extra_enums["AIRecommendationInstanceType"] = self.extra_enums["ProductionVariantInstanceType"]
         self.genai = GenAIService(self.store, self.arns, self.endpoint_lookup, _instance_type_problem(self.catalog),
@@ -217,8 +217,4 @@ class Services:
             self._supervisor.shutdown()
             self._supervisor = None
             self._invoker = None
-        for owner in self._owners:
-            closer = getattr(owner, "shutdown", None)
-            if callable(closer):
-                closer()
         self.store.close()
