@@ -177,3 +177,47 @@ def test_stop_and_delete_running_ai_jobs(tmp_path: Path, aws_env: str) -> None:
     finally:
         srv.stop()
     assert wait_no_endpoints(home) == []
+
+
+def test_a_resumed_benchmark_keeps_its_completed_levels(tmp_path: Path, llmsim: Callable[..., Any]) -> None:
+    """A benchmark job a dead server left after its first level goes on at the second: the first
+    level's figures stay as they were recorded (in Describe and in results.csv), never measured again."""
+    from infrec.core.arn import ArnBuilder
+    from infrec.core.catalog import Catalog
+    from infrec.executors.local import LocalExecutor
+    from infrec.genai.runner import AIJobRunner
+    from infrec.genai.service import BENCHMARK, GenAIService
+    from infrec.jobs.endpoints import FileEndpoints
+    from infrec.jobs.lifecycle import RunStop
+    from infrec.store import Store
+
+    sim = llmsim(ttft_ms=20.0, itl_ms=5.0)
+    (tmp_path / "endpoints.json").write_text(json.dumps({"sim": {"Url": sim.url}}))
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        genai = GenAIService(store, ArnBuilder("us-east-1", "000000000000"), FileEndpoints(tmp_path / "endpoints.json"),
+                             submit=lambda name, kind: True, owner=lambda: "elsewhere:1:0.000")
+        genai.create_ai_workload_config({"AIWorkloadConfigName": "wl", "AIWorkloadConfigs": {"WorkloadSpec": {
+            "Inline": '{"concurrency": [1, 2], "benchmark_duration": 1, "warmup_duration": 0, "output_tokens_mean": 4}'}}})
+        out = tmp_path / "out"
+        genai.create_ai_benchmark_job({"AIBenchmarkJobName": "b", "AIWorkloadConfigIdentifier": "wl", "RoleArn": ROLE,
+                                       "BenchmarkTarget": {"Endpoint": {"Identifier": "sim"}},
+                                       "OutputConfig": {"S3OutputLocation": out.as_uri()}})
+        # What the dead server had recorded: its start and its first level (figures no run gives).
+        pct = {"p50": 1.5, "p90": 2.5, "p99": 3.5}
+        first = {"Level": 1.0, "Mode": "concurrency", "Requests": 7, "Errors": 0, "RequestThroughput": 1.2345,
+                 "OutputTokensPerSecond": 9.876, "Goodput": 1.0, "TimeToFirstTokenMs": pct,
+                 "InterTokenLatencyMs": pct, "RequestLatencyMs": pct}
+        genai.update(BENCHMARK, "b", StartTime=1000.0, BenchmarkResults={"Levels": [first]})
+        runner = AIJobRunner(genai, genai.repos[BENCHMARK], Catalog.from_env({}),
+                             LocalExecutor(tmp_path / "run"), tmp_path)
+        runner.run("b", RunStop())
+        d = genai.describe_ai_benchmark_job({"AIBenchmarkJobName": "b"})
+        assert d["AIBenchmarkJobStatus"] == "Completed", d.get("FailureReason")
+        assert d["StartTime"] == 1000.0 and d["EndTime"] > 1000.0
+        levels = d["BenchmarkResults"]["Levels"]
+        assert levels[0] == first and levels[1]["Level"] == 2 and levels[1]["Successes"] > 0
+        rows = (out / "b" / "results.csv").read_text().splitlines()
+        assert len(rows) == 3 and rows[1].startswith("1.0,concurrency,7,0,1.2345,9.876,1.0,1.5,2.5,3.5")
+    finally:
+        store.close()
