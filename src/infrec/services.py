@@ -15,13 +15,16 @@ from infrec.core.catalog import Catalog
 from infrec.executors.base import Executor
 from infrec.genai.service import GenAIService
 from infrec.hosting.service import HostingService
+from infrec.jobs import states
 from infrec.jobs.endpoints import default_lookup
 from infrec.jobs.instant import InstantRecommendations
 from infrec.jobs.joblog import JobLogSource
+from infrec.jobs.lifecycle import JobStateRepo, Kind
 from infrec.jobs.runner import JobRunner, RunnerOptions
 from infrec.jobs.scheduler import Scheduler, owner_alive
 from infrec.jobs.service import JobService
 from infrec.logs.service import LogsService
+from infrec.measure import MeasureOptions
 from infrec.registry.service import RegistryService
 from infrec.registry.tags import TagService
 from infrec.store import Store
@@ -32,7 +35,8 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 def runner_options(settings: Settings) -> RunnerOptions:
     """How jobs (and hosted endpoints) measure and start, from the settings."""
     return RunnerOptions(allow_emulation=settings.allow_emulation, trial_seconds=settings.trial_seconds,
-                         setup_deadline_s=settings.setup_deadline_s, hold_seconds=settings.hold_seconds)
+                         setup_deadline_s=settings.setup_deadline_s, hold_seconds=settings.hold_seconds,
+                         host_lock=settings.host_lock, measure=MeasureOptions.from_settings(settings))
 
 
 def catalog_for(settings: Settings) -> Catalog:
@@ -100,7 +104,8 @@ class Services:
                                endpoints=self.endpoint_lookup)
         self.extra_enums["AIRecommendationInstanceType"] = self.extra_enums["ProductionVariantInstanceType"]
         self.genai = GenAIService(self.store, self.arns, self.endpoint_lookup, _instance_type_problem(self.catalog),
-                                  files=self.files)
+                                  submit=self._submit, cancel=self._cancel,
+                                  owner=lambda: self._scheduler.owner if self._scheduler else None, files=self.files)
         self.tags = TagService(self.store)
         # CloudWatch Logs: the jobs' execution logs, rendered from their rows (infrec.jobs.joblog).
         self.logs = LogsService(self.arns)
@@ -158,37 +163,42 @@ class Services:
         if self._scheduler is None:
             if executor is None:
                 executor = self.executor()
+            from infrec.genai.runner import AIJobRunner
+
             runner = JobRunner(self.settings.home, self.jobs.repo, self.registry, self.catalog, executor,
                                options or runner_options(self.settings), preflight=_vpc_preflight(self.settings),
                                endpoints=self.endpoint_lookup)
-            self._scheduler = Scheduler(self.jobs.repo, runner)
+            kinds = {states.REALTIME: Kind(self.jobs.repo, runner)}
+            for kind, repo in self.genai.repos.items():
+                kinds[kind] = Kind(repo, AIJobRunner(self.genai, repo, self.catalog, executor, self.settings.home,
+                                                     options or runner_options(self.settings)))
+            self._scheduler = Scheduler(kinds, executor)
             self._scheduler.start(resume=resume)
-            from infrec.genai.runner import GenAIRunner
-
-            self.genai.runner = GenAIRunner(self.genai, self.catalog, executor, self.settings.home)
         return self._scheduler
 
-    def _submit(self, name: str) -> None:
-        if self._scheduler is not None:
-            self._scheduler.submit(name)
+    def _submit(self, name: str, kind: str = states.REALTIME) -> bool:
+        if self._scheduler is None:
+            return False
+        self._scheduler.submit(name, kind)
+        return True
 
     def resume_job(self, name: str) -> str | None:
         """Run again, in this process, a job a killed process left unfinished (`infrec jobs resume`);
         None when queued, else why not. Nothing resumes old jobs unasked."""
-        return self.start_jobs(resume=False).resume(name)
+        return self.start_jobs(resume=False).resume(self.jobs.repo.get(name).name)
 
     def unfinished_jobs(self) -> list[str]:
         """Jobs a killed process left unfinished, oldest first (said, never resumed unasked)."""
         return self.start_jobs(resume=False).orphans()
 
-    def _cancel(self, name: str) -> None:
+    def _cancel(self, name: str, kind: str = states.REALTIME) -> None:
         if self._scheduler is not None:
-            self._scheduler.cancel(name)
+            self._scheduler.cancel(name, kind)
             return
         # No runner here: if no live process owns the job either, nothing runs it; end it now.
-        row = self.jobs.repo.get(name)
-        if not owner_alive(row.owner):
-            self.jobs.repo.finish_stop(name)
+        repo: JobStateRepo = self.jobs.repo if kind == states.REALTIME else self.genai.repos[kind]
+        if not owner_alive(repo.owner(name)):
+            repo.finish_stop(name)
 
     def handler(self, operation: str, api: str = "sagemaker") -> Handler | None:
         """The method answering `operation` (as `infrec.api.operations` lists it), bound to this
@@ -202,13 +212,13 @@ class Services:
         return partial(method, self._answering[owner.service])
 
     def close(self) -> None:
+        # Jobs first: a job measuring a hosted endpoint stops (and stays resumable) before its
+        # target goes, so no part of it is recorded as measured against a vanishing endpoint.
+        if self._scheduler is not None:
+            self._scheduler.shutdown()
+            self._scheduler = None
         if self._supervisor is not None:
             self._supervisor.shutdown()
             self._supervisor = None
             self._invoker = None
-        if self._scheduler is not None:
-            self._scheduler.shutdown()
-            self._scheduler = None
-        if self.genai.runner is not None:
-            self.genai.runner.shutdown()
         self.store.close()

@@ -33,14 +33,15 @@ class ResourceInUseError(InfrecError):
     http_status = 409
 
 
-class LimitExceededError(InfrecError):
-    code = "ResourceLimitExceeded"
-    http_status = 400
-
-
 class AccessDeniedError(InfrecError):
     """The caller asked for something only the operator may allow (running a command on the host,
     reading a host path); the message names the setting that would allow it."""
 
     code = "AccessDeniedException"
     http_status = 403
+
+
+class JobStopped(Exception):
+    """A job's run was told to stop (a user's Stop, or this process shutting down), wherever it was:
+    waiting for the host, starting an endpoint or measuring. The one stop exception of every job
+    kind; it lives here so the executors can raise it without knowing about jobs."""

@@ -8,8 +8,8 @@ job, or several jobs of one server, may run in threads of one process and share 
 count); a second process waits, and tells whoever watches who it waits for, read from the file:
 "waiting for the host: pid 1234 (infrec serve, job X) is benchmarking since 10:02:03".
 
-Where the lock lives: `INFREC_HOST_LOCK` when set (a path; `off` turns the lock off, for an operator
-who splits one host between infrec processes by other means), else `/run/lock/infrec-benchmark.lock`,
+Where the lock lives: the operator's `INFREC_HOST_LOCK` (Settings.host_lock) when set (a path; `off`
+turns the lock off, for an operator who splits one host between infrec processes by other means), else `/run/lock/infrec-benchmark.lock`,
 else `/tmp/infrec-benchmark.lock` when /run/lock is not writable. Processes that should exclude each
 other must see the same file: a service with a private /tmp (systemd PrivateTmp) needs /run/lock or
 INFREC_HOST_LOCK.
@@ -24,12 +24,13 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-LOCK_ENV = "INFREC_HOST_LOCK"
+from infrec.core.errors import JobStopped
+
 LOCK_NAME = "infrec-benchmark.lock"
 SYSTEM_DIR = Path("/run/lock")
 FALLBACK_DIR = Path("/tmp")
@@ -47,10 +48,6 @@ class HostLockError(Exception):
 
 class HostLockTimeout(HostLockError):
     """The deadline passed while another process held the host."""
-
-
-class HostLockCancelled(HostLockError):
-    """The wait was cancelled (the job was stopped)."""
 
 
 @dataclass(frozen=True)
@@ -85,14 +82,13 @@ def _clock(t: float) -> str:
     return when.strftime(fmt)
 
 
-def default_path(environ: Mapping[str, str] | None = None) -> Path | None:
-    """The lock file for this host; None when INFREC_HOST_LOCK=off."""
-    env = os.environ if environ is None else environ
-    given = env.get(LOCK_ENV, "").strip()
-    if given.lower() in ("off", "none", "0", "false"):
+def default_path(setting: str | Path | None = None) -> Path | None:
+    """The lock file for this host: the operator's `setting` (Settings.host_lock: a path, or "off"
+    for none), else the default place."""
+    if isinstance(setting, str) and setting.strip().lower() == "off":
         return None
-    if given:
-        return Path(given).expanduser()
+    if setting is not None and str(setting).strip():
+        return Path(setting).expanduser()
     if SYSTEM_DIR.is_dir() and os.access(SYSTEM_DIR, os.W_OK | os.X_OK):
         return SYSTEM_DIR / LOCK_NAME
     return FALLBACK_DIR / LOCK_NAME
@@ -217,10 +213,11 @@ def _hold_for(path: Path) -> _ProcessHold:
 class HostLock:
     """The host-wide benchmark lock. Cheap to create: every HostLock on one path in one process
     shares that process's hold, which is re-entrant and counted (`acquire` n times, `release` n
-    times). `path=None` reads INFREC_HOST_LOCK / the default; a lock that is off always succeeds."""
+    times). `setting` is where it lives (see `default_path`: a path, "off", or None for the default
+    place); a lock that is off always succeeds."""
 
-    def __init__(self, path: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> None:
-        self.path = Path(path) if path is not None else default_path(environ)
+    def __init__(self, setting: str | Path | None = None) -> None:
+        self.path = default_path(setting)
 
     @property
     def enabled(self) -> bool:
@@ -263,7 +260,7 @@ class HostLock:
 
         While another process holds it, `on_wait(message)` is called at once, then every
         `report_every_s` and whenever the holder changes; `cancel` is checked every `poll_s` and
-        raises HostLockCancelled; `deadline` (wall-clock time.time() seconds) raises
+        raises JobStopped; `deadline` (wall-clock time.time() seconds) raises
         HostLockTimeout naming the holder. Never blocks in the kernel, so both act promptly."""
         if self.path is None:
             return 0.0
@@ -273,8 +270,7 @@ class HostLock:
         last_message = ""
         while True:
             if cancel is not None and cancel.is_set():
-                raise HostLockCancelled(f"stopped while {last_message or self.waiting_message()}",
-                                        self._who())
+                raise JobStopped(f"stopped while {last_message or self.waiting_message()}")
             with hold.mutex:
                 if hold.try_take(owner):
                     return time.monotonic() - start

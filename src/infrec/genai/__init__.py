@@ -1,1 +1,1 @@
-"""Generative-AI recommendations (issue 14): AI workload configs, benchmark and recommendation jobs."""
+"""Generative-AI recommendations: AI workload configs, benchmark and recommendation jobs."""

@@ -1,5 +1,11 @@
-"""Runs the AI jobs of `genai.service`: one at a time on one thread (two jobs measuring at once would
-share the host's CPUs and measure each other), each with a stop event and a deadline.
+"""Runs the AI jobs of `genai.service`, each kind as a `jobs.lifecycle.KindRunner`: `jobs.scheduler`
+queues them with the real-time jobs (one job at a time: two measuring at once would share the host's
+CPUs and measure each other), signals their stop and resumes them after a restart.
+
+Every completed part is written to the job's document before the next one starts, and a resumed job
+starts after the last completed part: a benchmark's levels, a recommendation's configurations. What
+was completed keeps its figures and is never measured again; the part a killed server was measuring
+is measured again, whole.
 
 AIBenchmarkJob: every level of the workload (its concurrencies or request rates) against the
 target with the token-aware generator (`loadgen.genai.run_level`), figures in Describe
@@ -24,20 +30,20 @@ measured on a CPU. LMI is a container image: deployed as an endpoint, measured b
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import logging
-import queue
 import shutil
 import tempfile
-import threading
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from infrec.artifacts.uri import FileAccess
-from infrec.core.catalog import Catalog
+from infrec.core.catalog import Catalog, InstanceType
+from infrec.core.errors import InfrecError, JobStopped
 from infrec.core.genai import (
     FAIL,
     PASS,
@@ -51,15 +57,14 @@ from infrec.core.genai import (
 )
 from infrec.core.workload import WorkloadSpec
 from infrec.executors.base import Executor
-from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
-from infrec.genai.service import (
-    BENCHMARK,
-    COMPLETED,
-    FAILED,
-    RECOMMENDATION,
-    STOPPED,
-    GenAIService,
-)
+from infrec.executors.devices import HostDevices
+from infrec.executors.hostlock import HostLock, HostLockTimeout
+from infrec.genai.repo import AIJobRepo, now
+from infrec.genai.service import BENCHMARK, RECOMMENDATION, GenAIService
+from infrec.jobs import states
+from infrec.jobs.hostwait import HostWait, hold_host
+from infrec.jobs.lifecycle import RunStop, begin, conclude
+from infrec.jobs.runner import RunnerOptions
 from infrec.loadgen.genai import LevelPlan, run_level
 
 log = logging.getLogger("infrec.genai")
@@ -70,46 +75,87 @@ CAPACITY_WAIT_S = 120.0    # how long a configuration waits for endpoints being 
 CAPACITY_POLL_S = 0.5
 
 
-class JobStopped(Exception):
-    pass
+@dataclass(frozen=True)
+class Config:
+    """One configuration of a recommendation job: an instance type, engine settings, copies per
+    instance; `index` is its place in the job's plan (and names its endpoint)."""
+
+    index: int
+    itype: InstanceType
+    env: dict[str, str]
+    copies: int
+
+    def same_as(self, done: dict[str, Any]) -> bool:
+        """Whether `done`, a configuration a previous run completed, is this one."""
+        return (done.get("InstanceType"), done.get("EnvironmentVariables"), done.get("CopyCountPerInstance")) == (
+            self.itype.name, self.env, self.copies)
 
 
-def _now() -> float:
-    return round(time.time(), 3)
+def completed_prefix(done: list[dict[str, Any]], planned: Sequence[Any],
+                     same: Callable[[Any, dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """The parts a previous run completed, as long as they are the plan's first parts in order
+    (`same(planned_part, done_part)`); a resumed job goes on after them."""
+    kept: list[dict[str, Any]] = []
+    for part, doc in zip(planned, done, strict=False):
+        if not same(part, doc):
+            break
+        kept.append(doc)
+    return kept
 
 
-class GenAIRunner:
-    """One thread, one job at a time (module doc)."""
+class AIJobRunner:
+    """Runs the jobs of one AI kind (module doc); `jobs.scheduler` calls `run` one job at a time."""
 
-    def __init__(self, service: GenAIService, catalog: Catalog, executor: Executor, home: Path) -> None:
+    def __init__(self, service: GenAIService, repo: AIJobRepo, catalog: Catalog, executor: Executor,
+                 home: Path, options: RunnerOptions | None = None) -> None:
+        """`options`: the operator's settings this runner honours (the host lock's place, the load
+        generator's bound), as the real-time runner's."""
         self.service = service
+        self.options = options or RunnerOptions()
+        self.repo = repo
         self.catalog = catalog
         self.executor = executor
         self.home = home
-        self.queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
-        self.cancels: dict[tuple[str, str], threading.Event] = {}
-        for kind, name in service.unfinished():  # what a killed server left: said, not resumed
-            service.update(kind, name, FAILED, FailureReason="the infrec server stopped while this job ran; "
-                           "create it again", EndTime=_now())
-        self.thread = threading.Thread(target=self._loop, name="infrec-genai", daemon=True)
-        self.thread.start()
 
-    def submit(self, kind: str, name: str) -> None:
-        self.cancels[(kind, name)] = threading.Event()
-        self.queue.put((kind, name))
-
-    def stop(self, kind: str, name: str) -> None:
-        ev = self.cancels.get((kind, name))
-        if ev is not None:
-            ev.set()
-        else:
-            self.service.update(kind, name, STOPPED, EndTime=_now())
-
-    def shutdown(self, timeout_s: float = 30.0) -> None:
-        for ev in self.cancels.values():
-            ev.set()
-        self.queue.put(None)
-        self.thread.join(timeout_s)
+    def run(self, name: str, stop: RunStop) -> None:
+        """Run the job to its end, or until `stop`: a user's stop ends it Stopped; a shutdown
+        (`stop.interrupted`) leaves it InProgress for the next server to resume."""
+        kind = self.repo.kind
+        label = f"{kind} {name}"
+        try:
+            if not begin(self.repo, name):
+                return
+            if "StartTime" not in self.service.get(kind, name):  # a resumed job keeps its first start
+                self.service.update(kind, name, StartTime=now())
+            # One benchmark at a time per host, real-time or AI job, in this process or another.
+            host = hold_host(HostWait(label, time.time() + HOST_WAIT_S, stop,
+                                      lambda doc: self.service.update(kind, name, HostLock=doc)),
+                             HostLock(self.options.host_lock))
+            try:
+                if kind == BENCHMARK:
+                    self._benchmark(name, stop)
+                else:
+                    self._recommend(name, stop)
+            finally:
+                host.release(label)
+            if not stop.interrupted:
+                conclude(self.repo, name, states.STOPPED if stop.is_set() else states.COMPLETED)
+        except JobStopped:
+            if not stop.interrupted:
+                conclude(self.repo, name, states.STOPPED)
+        except Exception as exc:
+            if stop.interrupted:  # what a shutdown cut short is run again by the next server
+                log.info("%s: interrupted (%s: %s)", label, type(exc).__name__, exc)
+                return
+            if isinstance(exc, HostLockTimeout):
+                reason = f"waited {HOST_WAIT_S:.0f} s for the host: {exc.who}"
+            else:
+                log.exception("%s failed", label)
+                reason = exc.message if isinstance(exc, InfrecError) else f"{type(exc).__name__}: {exc}"
+            try:
+                conclude(self.repo, name, states.FAILED, reason[:1024])
+            except Exception:
+                log.exception("could not record the failure of %s", label)
 
     def _cpus(self) -> list[int] | None:
         try:
@@ -117,83 +163,33 @@ class GenAIRunner:
         except Exception:  # no CPU of its own: share (the result says how busy the generator was)
             return None
 
-    def _loop(self) -> None:
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            kind, name = item
-            cancel = self.cancels.setdefault(item, threading.Event())
-            host = HostLock()
-            try:
-                self.service.update(kind, name, StartTime=_now())
-                if cancel.is_set():
-                    raise JobStopped
-                # One benchmark at a time per host, real-time or AI job, in this process or another:
-                # two measuring at once would share the CPUs and measure each other.
-                told: list[str] = []
-                try:
-                    waited = host.acquire(f"{kind} {name}", deadline=time.time() + HOST_WAIT_S, cancel=cancel,
-                                          on_wait=functools.partial(self._waiting, kind, name, told))
-                except HostLockCancelled:
-                    raise JobStopped from None
-                except HostLockTimeout as exc:
-                    raise RuntimeError(f"waited {HOST_WAIT_S:.0f} s for the host: {exc.who}") from None
-                if told:
-                    self.service.update(kind, name, HostLock={"WaitedSeconds": round(waited, 1)})
-                try:
-                    if kind == BENCHMARK:
-                        self._benchmark(name, cancel)
-                    else:
-                        self._recommend(name, cancel)
-                finally:
-                    host.release(f"{kind} {name}")
-                self.service.update(kind, name, STOPPED if cancel.is_set() else COMPLETED, EndTime=_now())
-            except JobStopped:
-                self.service.update(kind, name, STOPPED, EndTime=_now())
-            except Exception as exc:
-                log.exception("%s %s failed", kind, name)
-                with_reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-                try:
-                    self.service.update(kind, name, FAILED, FailureReason=str(with_reason)[:1024], EndTime=_now())
-                except Exception:
-                    log.exception("could not record the failure of %s %s", kind, name)
-            finally:
-                self.cancels.pop(item, None)
-
-    def _waiting(self, kind: str, name: str, told: list[str], message: str) -> None:
-        """Say in the job's Describe (HostLock.Waiting, an infrec extension) whom it waits for."""
-        told.append(message)
-        log.warning("%s %s: %s", kind, name, message)
-        try:
-            self.service.update(kind, name, HostLock={"Waiting": message})
-        except Exception:  # showing the wait must never end it
-            log.exception("%s %s: could not record the wait for the host", kind, name)
-
     # ---------------------------------------------------------------- benchmark
-    def _benchmark(self, name: str, cancel: threading.Event) -> None:
+    def _benchmark(self, name: str, cancel: RunStop) -> None:
         doc = self.service.get(BENCHMARK, name)
         _, spec = self.service.workload_spec(doc["AIWorkloadConfigIdentifier"])
         url = self.service.resolve_target(doc)
-        levels: list[dict[str, Any]] = []
-        stats_all: list[LevelStats] = []
-        for level in spec.levels():
+        planned = list(spec.levels())
+        levels = completed_prefix((doc.get("BenchmarkResults") or {}).get("Levels") or [], planned,
+                                  lambda level, done: float(done.get("Level", -1)) == float(level))
+        for level in planned[len(levels):]:
             if cancel.is_set():
                 raise JobStopped
             stats, _ = run_level(LevelPlan(url, spec, level, cpu_ids=self._cpus(),
-                                           deadline_s=MAX_LEVEL_S + spec.duration_s), cancel)
-            stats_all.append(stats)
+                                           deadline_s=MAX_LEVEL_S + spec.duration_s,
+                                           loadgen=self.options.measure.loadgen), cancel)
+            if cancel.interrupted:  # cut short by a shutdown: measured again, whole, on resume
+                raise JobStopped
             levels.append(stats.to_doc())
             self.service.update(BENCHMARK, name, BenchmarkResults={"Levels": levels, "Workload": spec.to_doc()})
         prefix = doc["OutputConfig"]["S3OutputLocation"].rstrip("/") + f"/{name}"
-        write_results(self.service.files, prefix, {"AIBenchmarkJobName": name, "Workload": spec.to_doc(), "Levels": levels}, stats_all)
+        write_results(self.service.files, prefix, {"AIBenchmarkJobName": name, "Workload": spec.to_doc(), "Levels": levels})
         self.service.update(BENCHMARK, name, BenchmarkResults={"Levels": levels, "Workload": spec.to_doc(),
                                                                "OutputFiles": [f"{prefix}/results.json",
                                                                                f"{prefix}/results.csv"]})
 
     # ----------------------------------------------------------- recommendation
-    def _recommend(self, name: str, cancel: threading.Event) -> None:
-        from infrec.executors.devices import accelerator_refusal, host_devices
+    def _recommend(self, name: str, cancel: RunStop) -> None:
+        from infrec.executors.devices import accelerator_refusal
 
         doc = self.service.get(RECOMMENDATION, name)
         _, spec = self.service.workload_spec(doc["AIWorkloadConfigIdentifier"])
@@ -202,24 +198,29 @@ class GenAIRunner:
         work = Path(tempfile.mkdtemp(prefix=f"genai-{name}-", dir=self.home if self.home.is_dir() else None))
         try:
             model_dir = self.service.files.fetch_and_extract(model_uri, work / "model")
-            image, base_env = image_for(model_dir, framework)
-            devices = host_devices()
+            image, base_env = image_for(model_dir, framework, self.executor.devices())
+            devices = self.executor.devices()
             refusals: list[str] = []
-            configs: list[tuple[Any, dict[str, str], int]] = []
+            configs: list[Config] = []
             for tname in doc["ComputeSpec"]["InstanceTypes"]:
                 itype = self.catalog.get(tname)
                 why = accelerator_refusal(itype, devices)
                 if why:
                     refusals.append(why)
                     continue
-                configs.extend((itype, {**base_env, **env}, copies) for env, copies in spec.variants())
+                first = len(configs)
+                configs.extend(Config(first + n, itype, {**base_env, **env}, copies)
+                               for n, (env, copies) in enumerate(spec.variants()))
             if not configs:
                 raise RuntimeError("no instance type can run here: " + " | ".join(refusals))
-            results: list[dict[str, Any]] = []
-            for i, (itype, env, copies) in enumerate(configs):
+            results = completed_prefix((doc.get("RecommendationResults") or {}).get("Configurations") or [],
+                                       configs, Config.same_as)
+            for config in configs[len(results):]:
                 if cancel.is_set():
                     raise JobStopped
-                res = self._measure_config(name, i, itype, env, copies, image, model_dir, spec, cancel)
+                res = self._measure_config(name, config, image, model_dir, spec, cancel)
+                if cancel.interrupted:  # cut short by a shutdown: measured again, whole, on resume
+                    raise JobStopped
                 results.append(res)
                 self.service.update(RECOMMENDATION, name, RecommendationResults={"Configurations": results,
                                                                                  "Refused": refusals})
@@ -234,10 +235,11 @@ class GenAIRunner:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _measure_config(self, job: str, index: int, itype: Any, env: dict[str, str], copies: int, image: str,
-                        model_dir: Path, spec: WorkloadSpec, cancel: threading.Event) -> dict[str, Any]:
+    def _measure_config(self, job: str, config: Config, image: str, model_dir: Path, spec: WorkloadSpec,
+                        cancel: RunStop) -> dict[str, Any]:
         from infrec.executors.base import EndpointSpec, EndpointStartError
 
+        index, itype, env, copies = config.index, config.itype, config.env, config.copies
         cpus, mem_gib = self.executor.capacity()
         # A type larger than this host runs at a fraction of its vCPUs (recorded; figures are not
         # extrapolated); memory is not scaled below what the type gives while the host has it.
@@ -270,7 +272,8 @@ class GenAIRunner:
                     raise JobStopped
                 c, longer = step
                 run, _ = run_level(LevelPlan(url, spec, c, duration_s=spec.duration_s * (2 if longer else 1),
-                                             cpu_ids=self._cpus(), deadline_s=MAX_LEVEL_S + spec.duration_s), cancel)
+                                             cpu_ids=self._cpus(), deadline_s=MAX_LEVEL_S + spec.duration_s,
+                                           loadgen=self.options.measure.loadgen), cancel)
                 runs.setdefault(c, []).append(run)
                 stats = pool_levels(runs[c])        # a level measured again keeps its earlier evidence
                 verdict = judge_level(stats, spec.slas)
@@ -298,7 +301,7 @@ class GenAIRunner:
         return out
 
     def _confirm(self, url: str | list[str], spec: WorkloadSpec, best: LevelStats | None, runs: dict[int, list[LevelStats]],
-                 passed: dict[int, LevelStats], out: dict[str, Any], cancel: threading.Event) -> LevelStats | None:
+                 passed: dict[int, LevelStats], out: dict[str, Any], cancel: RunStop) -> LevelStats | None:
         """Hold the concurrency the search found for `spec.confirmation_s` more and judge it on all its
         runs, as a real-time job's confirmation hold does: the search's short runs decide where to
         look, the reported figures rest on the longer evidence. A level that no longer passes gives
@@ -309,7 +312,8 @@ class GenAIRunner:
             raise JobStopped
         c = int(best.level)
         run, _ = run_level(LevelPlan(url, spec, c, duration_s=spec.confirmation_s, cpu_ids=self._cpus(),
-                                     deadline_s=MAX_LEVEL_S + spec.confirmation_s), cancel)
+                                     deadline_s=MAX_LEVEL_S + spec.confirmation_s,
+                                     loadgen=self.options.measure.loadgen), cancel)
         runs[c].append(run)
         stats = pool_levels(runs[c])
         verdict = judge_level(stats, spec.slas)
@@ -322,7 +326,7 @@ class GenAIRunner:
         lower = [k for k in passed if k < c]
         return passed[max(lower)] if lower else None
 
-    def _start(self, ep: Any, cancel: threading.Event) -> Any:
+    def _start(self, ep: Any, cancel: RunStop) -> Any:
         """Start a configuration's endpoint; while endpoints of this process (a hosted one being
         deleted, say) hold the CPUs it needs, wait for them, up to CAPACITY_WAIT_S."""
         from infrec.executors.base import CapacityError, EndpointStartError
@@ -338,17 +342,18 @@ class GenAIRunner:
                     raise JobStopped from None
 
 
-def image_for(model_dir: Path, framework: str | None) -> tuple[str, dict[str, str]]:
-    """The image (and its base environment) for a model folder (module doc)."""
+def image_for(model_dir: Path, framework: str | None, devices: HostDevices) -> tuple[str, dict[str, str]]:
+    """The image (and its base environment) for a model folder (module doc); `devices`: what the
+    executor's endpoints can be given (vLLM needs an NVIDIA GPU)."""
     if framework == "LMI":
         raise RuntimeError("InferenceSpecification.Framework LMI is a container image (DJL Serving): deploy it as an "
                            "endpoint from its image URI on a GPU host (Docker, --allow-commands) and measure it with an "
                            "AIBenchmarkJob; an AIRecommendationJob starts infrec/vllm (Framework VLLM) or infrec/llamacpp")
     if framework == "VLLM":
-        from infrec.executors.devices import NVIDIA, host_devices
+        from infrec.executors.devices import NVIDIA
         from infrec.serving.vllm import engine_refusal as vllm_refusal
 
-        why = vllm_refusal(len(host_devices().of(NVIDIA)))
+        why = vllm_refusal(len(devices.of(NVIDIA)))
         if why:
             raise RuntimeError(f"InferenceSpecification.Framework VLLM runs on infrec/vllm, but {why}")
         if not (model_dir / "config.json").is_file():
@@ -419,16 +424,19 @@ def recommendations(results: list[dict[str, Any]], doc: dict[str, Any], image: s
     return out
 
 
-def write_results(files: FileAccess, prefix: str, doc: dict[str, Any], levels: list[LevelStats]) -> None:
-    """results.json (everything) and results.csv (one row per level) under `prefix`."""
+def write_results(files: FileAccess, prefix: str, doc: dict[str, Any]) -> None:
+    """results.json (everything) and results.csv (one row per level of `doc["Levels"]`, as
+    `LevelStats.to_doc` wrote them: a resumed job has its earlier levels' figures as documents only)
+    under `prefix`."""
     files.write_bytes(f"{prefix}/results.json", json.dumps(doc, indent=2).encode())
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["level", "mode", "requests", "errors", "request_throughput", "output_tokens_per_s", "goodput",
                 "ttft_p50_ms", "ttft_p90_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p90_ms", "itl_p99_ms",
                 "e2e_p50_ms", "e2e_p90_ms", "e2e_p99_ms"])
-    for s in levels:
-        w.writerow([s.level, "request_rate" if s.open_loop else "concurrency", s.requests, s.errors,
-                    round(s.request_throughput, 4), round(s.output_tokens_per_s, 3), round(s.goodput, 4),
-                    *(round(d.get(p, 0.0), 3) for d in (s.ttft_ms, s.itl_ms, s.e2e_ms) for p in ("p50", "p90", "p99"))])
+    for lv in doc["Levels"]:
+        w.writerow([lv["Level"], lv["Mode"], lv["Requests"], lv["Errors"], lv["RequestThroughput"],
+                    lv["OutputTokensPerSecond"], lv["Goodput"],
+                    *(lv[key].get(p, 0.0) for key in ("TimeToFirstTokenMs", "InterTokenLatencyMs", "RequestLatencyMs")
+                      for p in ("p50", "p90", "p99"))])
     files.write_bytes(f"{prefix}/results.csv", buf.getvalue().encode())

@@ -1,10 +1,12 @@
-"""The generative-AI recommender's API (issue 14): AIWorkloadConfig, AIBenchmarkJob and
-AIRecommendationJob as SageMaker describes them (botocore ≥ 1.42.93), stored as documents in one
-table (`store.tables.AIResourceRow`).
+"""The generative-AI recommender's API: AIWorkloadConfig, AIBenchmarkJob and AIRecommendationJob as
+SageMaker describes them (botocore ≥ 1.42.93), stored as documents in one table
+(`store.tables.AIResourceRow`).
 
 This layer owns the rows and the rules between resources (a name in use, a missing workload config,
-a spec that cannot run, a target that does not resolve); running a job is `genai.runner.GenAIRunner`'s,
-which this service hands each new job to and which writes the outcome back here.
+a spec that cannot run, a target that does not resolve). A job's state moves through
+`genai.repo.AIJobRepo` (the one state machine of every job kind, `jobs.states`); running it is the
+job scheduler's (`jobs.scheduler`, with `genai.runner.AIJobRunner`), which this service hands each
+new job and each stop to through `submit` and `cancel`.
 
 Targets of a benchmark job: ``BenchmarkTarget.Endpoint.Identifier`` names an infrec endpoint
 (hosting) or — documented extension — an entry of the operator's INFREC_EXTERNAL_ENDPOINTS file,
@@ -15,7 +17,6 @@ cannot point infrec at an arbitrary host.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,18 +42,14 @@ from infrec.core.workload import (
     parse_workload,
 )
 from infrec.core.workload import with_dataset as add_dataset
+from infrec.genai.repo import AIJobRepo, now
+from infrec.jobs import states
 from infrec.store import Store
 from infrec.store.tables import AIResourceRow
 
-WORKLOAD, BENCHMARK, RECOMMENDATION = "AIWorkloadConfig", "AIBenchmarkJob", "AIRecommendationJob"
+WORKLOAD, BENCHMARK, RECOMMENDATION = "AIWorkloadConfig", states.AI_BENCHMARK, states.AI_RECOMMENDATION
 ARN_TYPES = {WORKLOAD: "ai-workload-config", BENCHMARK: "ai-benchmark-job", RECOMMENDATION: "ai-recommendation-job"}
-IN_PROGRESS, COMPLETED, FAILED, STOPPING, STOPPED = "InProgress", "Completed", "Failed", "Stopping", "Stopped"
-TERMINAL = (COMPLETED, FAILED, STOPPED)
 MAX_INLINE = 256 * 1024
-
-
-def _now() -> float:
-    return round(time.time(), 3)
 
 
 def parse_inline_spec(text: str, where: str = "AIWorkloadConfigs.WorkloadSpec.Inline") -> WorkloadSpec:
@@ -103,13 +100,20 @@ class GenAIService:
     """SageMaker's Create/Describe/List/Stop/Delete for the three AI resources (module doc)."""
 
     def __init__(self, store: Store, arns: ArnBuilder, endpoints: Any = None,
-                 instance_type_ok: Callable[[str], str | None] | None = None, *, files: FileAccess) -> None:
+                 instance_type_ok: Callable[[str], str | None] | None = None,
+                 submit: Callable[[str, str], bool] | None = None, cancel: Callable[[str, str], None] | None = None,
+                 owner: Callable[[], str | None] = lambda: None, *, files: FileAccess) -> None:
+        """`submit(name, kind)` queues a new job (False where this process runs no jobs); `cancel(name,
+        kind)` stops one the service has moved to Stopping; `owner()` is the process that runs jobs."""
         self.store = store
         self.files = files                    # where datasets, models and results are read and written
         self.arns = arns
         self.endpoints = endpoints            # jobs.endpoints.EndpointLookup: hosting, then external
         self.instance_type_ok = instance_type_ok
-        self.runner: Any = None               # genai.runner.GenAIRunner once jobs run in this process
+        self.repos = {kind: AIJobRepo(store, kind) for kind in (BENCHMARK, RECOMMENDATION)}
+        self._submit_job = submit
+        self._cancel_job = cancel
+        self._owner = owner
 
     # ------------------------------------------------------------------ rows
     @contextmanager
@@ -123,33 +127,32 @@ class GenAIService:
 
     def get(self, kind: str, name: str) -> dict[str, Any]:
         with self._row(kind, name) as (_, row):
-            return dict(row.doc)
+            return _doc(row)
 
     def _insert(self, kind: str, name: str, doc: dict[str, Any], status: str | None) -> str:
         arn = self.arns.sagemaker(ARN_TYPES[kind], name)
-        doc = {**doc, f"{kind}Arn": arn, "CreationTime": _now()}
+        doc = {**doc, f"{kind}Arn": arn, "CreationTime": now()}
         try:
             with self.store.session() as s:
+                # A job is owned from its first commit: no other process adopts it.
                 s.add(AIResourceRow(kind=kind, name=name, arn=arn, status=status,
-                                    created_at=datetime.fromtimestamp(doc["CreationTime"], UTC), doc=doc))
+                                    created_at=datetime.fromtimestamp(doc["CreationTime"], UTC), doc=doc,
+                                    owner=self._owner() if status is not None else None))
         except IntegrityError:
             raise ResourceInUseError(f"{kind} {name!r} already exists") from None
         return arn
 
-    def update(self, kind: str, name: str, status: str | None = None, **fields: Any) -> dict[str, Any]:
-        """Merge `fields` into the document (the runner's writes); returns the new document."""
+    def update(self, kind: str, name: str, **fields: Any) -> dict[str, Any]:
+        """Merge `fields` into the document (the runner's writes; the status moves only through
+        `repos`); returns the new document."""
         with self._row(kind, name) as (_, row):
-            doc = dict(row.doc)
-            if status is not None:
-                row.status = status
-                doc[f"{kind}Status"] = status
-            doc.update({k: v for k, v in fields.items() if v is not None})
+            doc = {**_doc(row), **{k: v for k, v in fields.items() if v is not None}}
             row.doc = doc
             return doc
 
     def _list(self, kind: str, req: dict[str, Any], key: str, fields: tuple[str, ...]) -> dict[str, Any]:
         with self.store.session() as s:
-            docs = [dict(r.doc) for r in s.scalars(select(AIResourceRow).where(AIResourceRow.kind == kind))]
+            docs = [_doc(r) for r in s.scalars(select(AIResourceRow).where(AIResourceRow.kind == kind))]
         needle = (req.get("NameContains") or "").lower()
         docs = [d for d in docs if needle in d[f"{kind}Name"].lower()
                 and (not req.get("StatusEquals") or d.get(f"{kind}Status") == req["StatusEquals"])]
@@ -233,9 +236,9 @@ class GenAIService:
         _check_output(req["OutputConfig"]["S3OutputLocation"], "OutputConfig.S3OutputLocation")
         doc: dict[str, Any] = {k: req[k] for k in ("AIBenchmarkJobName", "BenchmarkTarget", "OutputConfig",
                                    "AIWorkloadConfigIdentifier", "RoleArn", "NetworkConfig", "Tags") if k in req}
-        doc["AIBenchmarkJobStatus"] = IN_PROGRESS
+        doc["AIBenchmarkJobStatus"] = states.wire(BENCHMARK, states.IN_PROGRESS)
         doc["AIWorkloadConfigName"] = wl_name
-        arn = self._insert(BENCHMARK, name, doc, IN_PROGRESS)
+        arn = self._insert(BENCHMARK, name, doc, doc["AIBenchmarkJobStatus"])
         self._submit(BENCHMARK, name)
         return {"AIBenchmarkJobArn": arn}
 
@@ -279,9 +282,9 @@ class GenAIService:
         doc: dict[str, Any] = {k: req[k] for k in ("AIRecommendationJobName", "ModelSource", "OutputConfig", "AIWorkloadConfigIdentifier",
                                    "PerformanceTarget", "RoleArn", "InferenceSpecification", "ComputeSpec",
                                    "Tags") if k in req}
-        doc["AIRecommendationJobStatus"] = IN_PROGRESS
+        doc["AIRecommendationJobStatus"] = states.wire(RECOMMENDATION, states.IN_PROGRESS)
         doc["AIWorkloadConfigName"] = wl_name
-        arn = self._insert(RECOMMENDATION, name, doc, IN_PROGRESS)
+        arn = self._insert(RECOMMENDATION, name, doc, doc["AIRecommendationJobStatus"])
         self._submit(RECOMMENDATION, name)
         return {"AIRecommendationJobArn": arn}
 
@@ -301,35 +304,37 @@ class GenAIService:
 
     # ------------------------------------------------------------------ jobs
     def _submit(self, kind: str, name: str) -> None:
-        if self.runner is not None:
-            self.runner.submit(kind, name)
-        else:
-            self.update(kind, name, FAILED, FailureReason="no job runner in this process: create jobs through "
-                        "`infrec serve`", EndTime=_now())
+        if self._submit_job is None or not self._submit_job(name, kind):
+            self.repos[kind].set_status(name, states.FAILED, failure_reason="no job runner in this process: "
+                                        "create jobs through `infrec serve`")
 
     def _stop(self, kind: str, name: str) -> str:
         with self._row(kind, name) as (_, row):
-            arn = row.arn
-            if row.status in TERMINAL:
-                raise ValidationError(f"{kind} {name!r} is {row.status}; only a job in progress can be stopped")
-            row.status = STOPPING
-            row.doc = {**row.doc, f"{kind}Status": STOPPING}
-        if self.runner is not None:
-            self.runner.stop(kind, name)
+            arn, name = row.arn, row.name
+        repo = self.repos[kind]
+        if not repo.set_status(name, states.STOPPING) and (status := repo.status(name)) in states.TERMINAL:
+            raise ValidationError(f"{kind} {name!r} is {states.wire(kind, status)}; only a job in progress can be "
+                                  "stopped")
+        if self._cancel_job is not None:
+            self._cancel_job(name, kind)
         return arn
 
     def _delete_job(self, kind: str, name: str) -> str:
         with self._row(kind, name) as (s, row):
-            if row.status not in TERMINAL:
+            if row.status is None or states.from_wire(kind, row.status) not in states.TERMINAL:
                 raise ResourceInUseError(f"{kind} {name!r} is {row.status}; stop it before deleting it")
             arn = row.arn
             s.delete(row)
         return arn
 
-    def unfinished(self) -> list[tuple[str, str]]:
-        with self.store.session() as s:
-            rows = s.scalars(select(AIResourceRow).where(AIResourceRow.status.in_((IN_PROGRESS, STOPPING))))
-            return [(r.kind, r.name) for r in rows]
+
+def _doc(row: AIResourceRow) -> dict[str, Any]:
+    """The resource's document, its status as the row's status column says (which every transition
+    sets, while a runner's write of other fields may have started from an older document)."""
+    doc = dict(row.doc)
+    if row.status is not None:
+        doc[f"{row.kind}Status"] = row.status
+    return doc
 
 
 def _check_output(uri: str, field: str) -> None:

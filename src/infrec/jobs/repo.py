@@ -1,5 +1,6 @@
-"""Reading and writing jobs and steps. Each change is its own short transaction, committed before
-the runner acts on it, so a crash at any point leaves a state that resume can read."""
+"""Reading and writing real-time recommendation jobs and their steps. Each change is its own short
+transaction, committed before the runner acts on it, so a crash at any point leaves a state that
+resume can read. `JobRepo` is the real-time kind's `jobs.lifecycle.JobStateRepo`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from infrec.core.errors import NotFoundError
 from infrec.jobs import states
+from infrec.jobs.lifecycle import Unfinished
 from infrec.store import Store
 from infrec.store.tables import JobRow, JobStepRow
 
@@ -28,6 +30,8 @@ def epoch(dt: datetime | None) -> float | None:
 
 
 class JobRepo:
+    kind = states.REALTIME
+
     def __init__(self, store: Store) -> None:
         self.store = store
 
@@ -47,12 +51,17 @@ class JobRepo:
                 s.expunge(r)
             return rows
 
-    def active(self) -> list[JobRow]:
+    def status(self, name: str) -> str:
+        return self.get(name).status
+
+    def owner(self, name: str) -> str | None:
+        return self.get(name).owner
+
+    def unfinished(self) -> list[Unfinished]:
         with self.store.session() as s:
-            rows = list(s.scalars(select(JobRow).where(JobRow.status.in_(states.ACTIVE))))
-            for r in rows:
-                s.expunge(r)
-            return rows
+            rows = s.execute(select(JobRow.name, JobRow.owner, JobRow.created_at)
+                             .where(JobRow.status.in_(states.ACTIVE))).all()
+            return [Unfinished(self.kind, name, owner, created) for name, owner, created in rows]
 
     def steps(self, name: str) -> list[JobStepRow]:
         with self.store.session() as s:
@@ -62,12 +71,11 @@ class JobRepo:
                 s.expunge(r)
             return rows
 
-    def set_status(self, name: str, new: str, *, failure_reason: str | None = None,
-                   only_from: frozenset[str] | None = None) -> bool:
+    def set_status(self, name: str, new: str, *, failure_reason: str | None = None) -> bool:
         """Move the job to `new` if the state machine allows it from its current state; False when it
         did not move. One conditional UPDATE, so two writers (the API stopping the job, the runner
         finishing it) can never both succeed, on SQLite as on PostgreSQL."""
-        allowed = states.sources(new) & (only_from if only_from is not None else states.sources(new))
+        allowed = states.sources(new)
         now = now_dt()
         values: dict[str, Any] = {"status": new, "modified_at": now}
         if failure_reason is not None:

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +20,19 @@ from infrec.core import emulation, recommend
 from infrec.core import serverless as sl
 from infrec.core.catalog import Catalog, InstanceType
 from infrec.core.emulation import Emulation
-from infrec.core.errors import NotFoundError
+from infrec.core.errors import JobStopped, NotFoundError
 from infrec.core.plan import BenchmarkPlan, parallel_batches
 from infrec.executors.base import Executor
 from infrec.executors.devices import accelerator_refusal
-from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout
+from infrec.executors.hostlock import HostLock, HostLockTimeout
 from infrec.jobs import states
 from infrec.jobs.endpoints import EndpointLookup
+from infrec.jobs.hostwait import HostWait, hold_host
+from infrec.jobs.lifecycle import RunStop, begin, conclude
 from infrec.jobs.model_source import ModelSource, resolve
 from infrec.jobs.repo import JobRepo, stamp
 from infrec.jobs.workspace import WorkspaceError, prepare, release
-from infrec.measure import StepConfig, StepContext, StepLimits, StepMeasurement, measure_step
+from infrec.measure import MeasureOptions, StepConfig, StepContext, StepLimits, StepMeasurement, measure_step
 from infrec.registry.service import RegistryService
 
 log = logging.getLogger("infrec.jobs")
@@ -38,32 +40,26 @@ log = logging.getLogger("infrec.jobs")
 DEFAULT_JOB_DURATION_S = 7200
 
 
-class JobCancelled(Exception):
-    pass
-
-
-@dataclass
+@dataclass(frozen=True)
 class RunnerOptions:
+    """How jobs (and hosted endpoints) start and measure, as the operator set it (the composition root
+    builds it from Settings: `services.runner_options`). `trial_seconds` is the shortest measured part
+    of a rate-search trial (trials run longer when their rate needs it to hold enough requests);
+    `hold_seconds` caps the confirmation hold; without `allow_emulation` instance types larger than
+    the host are refused instead of emulated; `host_lock` is where the host-wide benchmark lock lives
+    (executors.hostlock.default_path); `measure` the measurement's own options."""
+
     allow_emulation: bool = True
     trial_seconds: float = 3.0
     setup_deadline_s: float = 120.0
     hold_seconds: float = 30.0
-
-    @classmethod
-    def from_env(cls) -> RunnerOptions:
-        """INFREC_TRIAL_SECONDS is the shortest measured part of a rate-search trial (trials run longer
-        when their rate needs it to hold enough requests); INFREC_HOLD_SECONDS caps the confirmation
-        hold; INFREC_NO_EMULATION=1 refuses instance types larger than the host instead of emulating them."""
-        import os
-
-        return cls(allow_emulation=os.environ.get("INFREC_NO_EMULATION", "") not in ("1", "true"),
-                   trial_seconds=float(os.environ.get("INFREC_TRIAL_SECONDS", "3")),
-                   setup_deadline_s=float(os.environ.get("INFREC_SETUP_DEADLINE_SECONDS", "120")),
-                   hold_seconds=float(os.environ.get("INFREC_HOLD_SECONDS", "30")))
+    host_lock: str | Path | None = None
+    measure: MeasureOptions = field(default_factory=MeasureOptions)
 
 
 class JobRunner:
-    """Runs jobs against an executor. One instance per control process."""
+    """Runs real-time recommendation jobs against an executor (the kind's `jobs.lifecycle.KindRunner`;
+    `jobs.scheduler` queues them and signals their stop). One instance per control process."""
 
     def __init__(self, home: Path, repo: JobRepo, registry: RegistryService, catalog: Catalog,
                  executor: Executor, options: RunnerOptions | None = None,
@@ -78,51 +74,16 @@ class JobRunner:
         self.options = options or RunnerOptions()
         self.preflight = preflight
         self.endpoints = endpoints
-        self._cancel: dict[str, threading.Event] = {}
-        self._interrupted: set[str] = set()
-        self._lock = threading.Lock()
-
-    def cancel_event(self, name: str) -> threading.Event:
-        with self._lock:
-            return self._cancel.setdefault(name, threading.Event())
-
-    def cancel(self, name: str) -> None:
-        self.cancel_event(name).set()
-
-    def interrupt(self, name: str) -> None:
-        """Shut down without ending the job: endpoints stop, the job stays resumable."""
-        with self._lock:
-            self._interrupted.add(name)
-        self.cancel_event(name).set()
-
     # ------------------------------------------------------------------ job
-    def _watch(self, name: str, cancel: threading.Event, done: threading.Event) -> None:
-        """A stop may be written by another process sharing the database (the CLI while a server
-        runs the job); poll for it so the stop still takes effect within a second."""
-        while not done.wait(0.5):
-            try:
-                if self.repo.get(name).status == states.STOPPING:
-                    cancel.set()
-                    return
-            except Exception:
-                continue
-
-    def run(self, name: str) -> None:
-        cancel = self.cancel_event(name)
-        done = threading.Event()
-        watcher = threading.Thread(target=self._watch, args=(name, cancel, done), daemon=True)
-        watcher.start()
+    def run(self, name: str, stop: RunStop) -> None:
+        """Run the job until it ends or `stop` is set (interrupted: it stays resumable)."""
         try:
-            self._run(name, cancel)
+            if begin(self.repo, name):
+                self._run(name, stop)
         except Exception as exc:  # never let a job die silently: it ends FAILED with the reason
             log.exception("job %s failed", name)
             self._finish_failed(name, f"infrec internal error: {type(exc).__name__}: {exc}")
         finally:
-            done.set()
-            watcher.join(timeout=2)
-            with self._lock:
-                self._cancel.pop(name, None)
-                self._interrupted.discard(name)
             self._release(name)
 
     def _release(self, name: str) -> None:
@@ -146,17 +107,8 @@ class JobRunner:
         elif self.repo.get(name).status == states.STOPPING:
             self.repo.finish_stop(name)
 
-    def _run(self, name: str, cancel: threading.Event) -> None:
+    def _run(self, name: str, cancel: RunStop) -> None:
         row = self.repo.get(name)
-        if row.status == states.STOPPING:
-            self.repo.finish_stop(name)
-            return
-        if row.status in states.TERMINAL:
-            return
-        if row.status == states.PENDING and not self.repo.set_status(name, states.IN_PROGRESS):
-            # A stop landed between the read and the move: finish the stop.
-            self._conclude(name, states.STOPPED)
-            return
         req = row.request
         input_config = req["InputConfig"]
         created = row.created_at.timestamp() if row.created_at.tzinfo else \
@@ -176,7 +128,7 @@ class JobRunner:
                 for s in steps:
                     self.repo.update_step(name, s.step_index, status=states.FAILED,
                                           FailureReason="VPC preflight failed; no endpoint was started")
-                self._conclude(name, states.FAILED, str(report.get("failure_reason")))
+                conclude(self.repo, name, states.FAILED, str(report.get("failure_reason")))
                 return
 
         # 2. Artifacts, once per job.
@@ -213,30 +165,18 @@ class JobRunner:
 
         # One benchmark at a time per host: hold the host-wide lock around the waves; while another
         # process holds it, say whom the job waits for on its steps (Progress.Waiting) and the job.
-        host = HostLock()
-        held = False
-        waited_any = [False]
+        def show(message: str | None) -> None:
+            for s in todo:
+                self.repo.update_step(name, s.step_index, Progress={"Waiting": message} if message else None)
 
-        def waiting(message: str) -> None:
-            (log.warning if not waited_any[0] else log.info)("job %s: %s", name, message)
-            waited_any[0] = True
-            try:
-                self.repo.update_result(name, HostLock={"Waiting": message})
-                for s in todo:
-                    self.repo.update_step(name, s.step_index, Progress={"Waiting": message})
-            except Exception:  # showing the wait must never end it; the next report tries again
-                log.exception("job %s: could not record the wait for the host", name)
-
+        host: HostLock | None = None
         if (todo or existing) and not cancel.is_set():
             try:
-                waited = host.acquire(name, deadline=deadline, cancel=cancel, on_wait=waiting)
-                held = True
-                if waited_any[0]:
-                    log.info("job %s: has the host after waiting %.0f s", name, waited)
-                    self.repo.update_result(name, HostLock={"WaitedSeconds": round(waited, 1)})
-            except HostLockCancelled:
-                if waited_any[0]:
-                    self.repo.update_result(name, HostLock={"Cancelled": "stopped while waiting for the host"})
+                host = hold_host(HostWait(name, deadline, cancel,
+                                          lambda doc: self.repo.update_result(name, HostLock=doc), show),
+                                 HostLock(self.options.host_lock))
+            except JobStopped:
+                pass
             except HostLockTimeout as exc:
                 reason = f"not run: JobDurationInSeconds was reached while waiting for the host: {exc.who}"
                 log.warning("job %s: %s", name, reason)
@@ -244,10 +184,7 @@ class JobRunner:
                 for s in todo + existing:
                     self.repo.update_step(name, s.step_index, status=states.FAILED, ended=True, Progress=None,
                                           FailureReason=reason[:1024])
-            finally:
-                if waited_any[0]:
-                    for s in todo:
-                        self.repo.update_step(name, s.step_index, Progress=None)
+        held = host is not None
         try:
             for batch in self._waves(todo, max_parallel) if held else []:
                 if cancel.is_set() or time.time() >= deadline:
@@ -266,18 +203,18 @@ class JobRunner:
                     break
                 self._run_existing_safe(name, s.step_index, s.doc, source, payload_dir, cancel, deadline)
         finally:
-            if held:
+            if host is not None:
                 host.release(name)
 
         # 4. The outcome.
-        if name in self._interrupted:
+        if cancel.interrupted:
             for s in self.repo.steps(name):
                 if s.status == states.IN_PROGRESS:
                     self.repo.update_step(name, s.step_index, status=states.PENDING, Progress=None)
             return
         row = self.repo.get(name)
         if row.status == states.STOPPING or cancel.is_set():
-            self._conclude(name, states.STOPPED)
+            conclude(self.repo, name, states.STOPPED)
             return
         timed_out = time.time() >= deadline
         if timed_out:
@@ -290,18 +227,11 @@ class JobRunner:
         if not done:
             reasons = "; ".join(f"step {s.step_index + 1} ({_label(s.doc)}): "
                                 f"{s.doc.get('FailureReason', 'failed')}" for s in self.repo.steps(name))
-            self._conclude(name, states.FAILED, f"no benchmark succeeded: {reasons}")
+            conclude(self.repo, name, states.FAILED, f"no benchmark succeeded: {reasons}")
         else:
             if timed_out and len(done) < len(self.repo.steps(name)):
                 self.repo.update_result(name, Note="JobDurationInSeconds reached: some steps did not run")
-            self._conclude(name, states.COMPLETED)
-
-    def _conclude(self, name: str, new: str, reason: str | None = None) -> None:
-        """End the job as `new`, unless a stop got there first: then it ends STOPPED."""
-        if new != states.STOPPED and self.repo.set_status(name, new, failure_reason=reason):
-            return
-        if self.repo.get(name).status == states.STOPPING:
-            self.repo.finish_stop(name)
+            conclude(self.repo, name, states.COMPLETED)
 
     # ----------------------------------------------------------------- waves
     def emulation_for(self, itype: InstanceType, count: int, environment: dict[str, str] | None = None) -> Emulation:
@@ -356,7 +286,7 @@ class JobRunner:
         return progress
 
     def _run_step_safe(self, name: str, index: int, doc: dict[str, Any], source: ModelSource,
-                       model_dir: Path | None, payload_dir: Path, cancel: threading.Event,
+                       model_dir: Path | None, payload_dir: Path, cancel: RunStop,
                        deadline: float) -> None:
         try:
             self._run_step(name, index, doc, source, model_dir, payload_dir, cancel, deadline)
@@ -366,7 +296,7 @@ class JobRunner:
                                   FailureReason=f"{type(exc).__name__}: {exc}"[:1024])
 
     def _run_step(self, name: str, index: int, doc: dict[str, Any], source: ModelSource,
-                  model_dir: Path | None, payload_dir: Path, cancel: threading.Event, deadline: float) -> None:
+                  model_dir: Path | None, payload_dir: Path, cancel: RunStop, deadline: float) -> None:
         ec = doc["EndpointConfiguration"]
         itype = self.instance_type(doc)
         config = sl.parse(ec["ServerlessConfig"]) if ec.get("ServerlessConfig") else None
@@ -393,10 +323,10 @@ class JobRunner:
                           input_config=req["InputConfig"], stopping=req.get("StoppingConditions"),
                           limits=StepLimits(deadline, self.options.trial_seconds, self.options.hold_seconds,
                                             self.options.setup_deadline_s),
-                          cancel=cancel, on_progress=progress)
+                          cancel=cancel, on_progress=progress, options=self.options.measure)
         price = self.catalog.serverless_price() if config is not None else None
         result: StepMeasurement = measure_step(ctx, StepConfig(emu, env, config, price), name, index, model_dir)
-        if name in self._interrupted:
+        if cancel.interrupted:
             self.repo.update_step(name, index, status=states.PENDING, Progress=None)
             return
         if cancel.is_set() and result.metrics is None:
@@ -429,7 +359,7 @@ class JobRunner:
 
     # ------------------------------------------------------ existing endpoint
     def _run_existing_safe(self, name: str, index: int, doc: dict[str, Any], source: ModelSource,
-                           payload_dir: Path, cancel: threading.Event, deadline: float) -> None:
+                           payload_dir: Path, cancel: RunStop, deadline: float) -> None:
         try:
             self._run_existing(name, index, doc, source, payload_dir, cancel, deadline)
         except Exception as exc:
@@ -438,7 +368,7 @@ class JobRunner:
                                   FailureReason=f"{type(exc).__name__}: {exc}"[:1024])
 
     def _run_existing(self, name: str, index: int, doc: dict[str, Any], source: ModelSource,
-                      payload_dir: Path, cancel: threading.Event, deadline: float) -> None:
+                      payload_dir: Path, cancel: RunStop, deadline: float) -> None:
         """Load-test the job's existing endpoint (InputConfig.Endpoints) without deploying
         anything; resolved again now, since it may have moved or gone since the job was created."""
         from infrec.jobs.existing import measure_existing
@@ -460,9 +390,9 @@ class JobRunner:
         ctx = StepContext(executor=self.executor, source=source, payload_dir=payload_dir, job_type=req["JobType"],
                           input_config=req["InputConfig"], stopping=req.get("StoppingConditions"),
                           limits=StepLimits(deadline, self.options.trial_seconds, self.options.hold_seconds),
-                          cancel=cancel, on_progress=progress)
+                          cancel=cancel, on_progress=progress, options=self.options.measure)
         result, priced = measure_existing(ctx, endpoint_name, endpoint, self.catalog)
-        if name in self._interrupted:
+        if cancel.interrupted:
             self.repo.update_step(name, index, status=states.PENDING, Progress=None)
             return
         fields: dict[str, Any] = {"InvocationEndTime": stamp(), "Progress": None, "Details": result.details}

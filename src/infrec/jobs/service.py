@@ -36,7 +36,7 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
 
 class JobService:
     def __init__(self, store: Store, arns: ArnBuilder, registry: RegistryService,
-                 catalog: Catalog, submit: Callable[[str], None],
+                 catalog: Catalog, submit: Callable[[str], object],
                  cancel: Callable[[str], None], owner: Callable[[], str | None] = lambda: None,
                  endpoints: EndpointLookup | None = None) -> None:
         """`endpoints` resolves InputConfig.Endpoints (existing endpoints to load-test); without it

@@ -18,7 +18,7 @@ import json
 import random
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from infrec.core.genai import LevelStats, batch_size
@@ -27,7 +27,7 @@ from infrec.core.traffic import OpenLoop, Phase, Phases
 from infrec.core.workload import WorkloadSpec, token_counts
 from infrec.loadgen import histogram
 from infrec.loadgen.payloads import Payload
-from infrec.loadgen.runner import LoadPlan, run_load
+from infrec.loadgen.runner import LoadgenOptions, LoadPlan, run_load
 from infrec.loadgen.tokens import TokenOptions, TokenWorker
 
 # Short, common English words: one token each in the usual BPE vocabularies and one word each for
@@ -127,6 +127,7 @@ class LevelPlan:
     workers: int = 1
     cpu_ids: list[int] | None = None
     path: str | None = None
+    loadgen: LoadgenOptions = field(default_factory=LoadgenOptions)
 
 
 def run_level(plan: LevelPlan, cancel: threading.Event | None = None,
@@ -170,7 +171,7 @@ def run_level(plan: LevelPlan, cancel: threading.Event | None = None,
                     seed=None if spec.dataset else spec.seed, max_connections=max(64, int(level) * 2 + 8),
                     cpu_ids=plan.cpu_ids, path=plan.path or spec.path,
                     worker_factory=functools.partial(TokenWorker, opts=opts))
-    result = run_load(load, cancel=stop, on_window=watch, on_parts=on_parts)
+    result = run_load(load, cancel=stop, on_window=watch, on_parts=on_parts, options=plan.loadgen)
     return summarize(result, extras, level, spec, warm), result
 
 

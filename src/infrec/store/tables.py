@@ -116,8 +116,10 @@ class EndpointRow(Base):
 
 
 class AIResourceRow(Base):
-    """The generative-AI recommender's resources (issue 14): AIWorkloadConfig, AIBenchmarkJob and
-    AIRecommendationJob, one table with a `kind` column, each kept as its SageMaker-shaped document."""
+    """The generative-AI recommender's resources: AIWorkloadConfig, AIBenchmarkJob and
+    AIRecommendationJob, one table with a `kind` column, each kept as its SageMaker-shaped document.
+    A job's `status` (the AI API's spelling) and `owner` (the control process that runs it) are what
+    `genai.repo.AIJobRepo` moves and claims, as `owner` on a real-time job."""
 
     __tablename__ = "ai_resources"
     __table_args__ = (UniqueConstraint("kind", "name", name="uq_ai_resource_kind_name"),)

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from infrec.executors.hostlock import HostLock, HostLockCancelled, HostLockTimeout, default_path
+from infrec.config import Settings
+from infrec.core.errors import JobStopped
+from infrec.executors.hostlock import HostLock, HostLockTimeout, default_path
 from tests.helpers import LOCK_HOLDER
 
 # A process that tries for the lock until a deadline and prints what happened.
@@ -182,7 +184,7 @@ def test_cancel_interrupts_the_wait(lock_path: Path, holder: subprocess.Popen[st
     cancel.set()
     assert waiter.done.wait(5)
     assert time.monotonic() - t0 < 2.0  # a job stop ends the wait within a second (with slack)
-    assert isinstance(waiter.result, HostLockCancelled)
+    assert isinstance(waiter.result, JobStopped)
     assert not HostLock(lock_path).held_here()
 
 
@@ -195,10 +197,12 @@ def test_deadline_names_the_holder(lock_path: Path, holder: subprocess.Popen[str
 
 
 def test_where_the_lock_lives(tmp_path: Path) -> None:
-    assert default_path({"INFREC_HOST_LOCK": str(tmp_path / "x.lock")}) == tmp_path / "x.lock"
-    off = HostLock(environ={"INFREC_HOST_LOCK": "off"})
+    assert default_path(tmp_path / "x.lock") == tmp_path / "x.lock"
+    assert default_path(Settings.from_env({"INFREC_HOST_LOCK": str(tmp_path / "y.lock")}).host_lock) == \
+        tmp_path / "y.lock"
+    off = HostLock(Settings.from_env({"INFREC_HOST_LOCK": "off"}).host_lock)
     assert not off.enabled and off.acquire("job") == 0.0
     off.release("job")
-    path = default_path({})
+    path = default_path(None)
     assert path is not None and path.name == "infrec-benchmark.lock"
     assert path.parent in (Path("/run/lock"), Path("/tmp"))

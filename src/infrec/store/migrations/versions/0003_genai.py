@@ -1,4 +1,4 @@
-"""genai: AI workload configs, AI benchmark jobs and AI recommendation jobs (issue 14)
+"""genai: AI workload configs, AI benchmark jobs and AI recommendation jobs
 
 Revision ID: 0003
 Revises: 0002
