@@ -13,19 +13,19 @@ from infrec.config import Settings
 from infrec.core.arn import ArnBuilder
 from infrec.core.catalog import Catalog
 from infrec.executors.base import Executor
-from infrec.genai.service import GenAIService
-from infrec.hosting.service import HostingService
+from infrec.genai.ai_resources import GenAIService
+from infrec.hosting.endpoints import HostingService
 from infrec.jobs import states
 from infrec.jobs.endpoints import default_lookup
 from infrec.jobs.instant import InstantRecommendations
 from infrec.jobs.joblog import JobLogSource
 from infrec.jobs.lifecycle import JobStateRepo, Kind
-from infrec.jobs.runner import JobRunner, RunnerOptions
+from infrec.jobs.realtime_runner import JobRunner, RunnerOptions
+from infrec.jobs.recommendation_jobs import JobService
 from infrec.jobs.scheduler import Scheduler, owner_alive
-from infrec.jobs.service import JobService
-from infrec.logs.service import LogsService
+from infrec.logs.cloudwatch import LogsService
 from infrec.measure import MeasureOptions
-from infrec.registry.service import RegistryService
+from infrec.registry.model_registry import RegistryService
 from infrec.registry.tags import TagService
 from infrec.store import Store
 
@@ -139,7 +139,7 @@ class Services:
         """Run endpoints in this process (`infrec serve`): bring back those a previous run left, then
         deploy, update and delete as asked. Read-only commands never call this."""
         if self._supervisor is None:
-            from infrec.hosting.runtime import Invoker
+            from infrec.hosting.invoke import Invoker
             from infrec.hosting.supervisor import Supervisor
             from infrec.jobs.scheduler import this_owner
 
@@ -163,7 +163,7 @@ class Services:
         if self._scheduler is None:
             if executor is None:
                 executor = self.executor()
-            from infrec.genai.runner import AIJobRunner
+            from infrec.genai.ai_runner import AIJobRunner
 
             runner = JobRunner(self.settings.home, self.jobs.repo, self.registry, self.catalog, executor,
                                options or runner_options(self.settings), preflight=_vpc_preflight(self.settings),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from infrec.core.catalog import Catalog
-from infrec.genai.runner import Config, completed_prefix
+from infrec.genai.ai_runner import Config, completed_prefix
 from infrec.jobs import states
 from infrec.jobs.lifecycle import RunStop
 

@@ -131,7 +131,7 @@ def create_app(services: Services, keys: KeyStore | None = None, *, allowed_host
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    from infrec.api.runtime import routes as runtime_routes
+    from infrec.api.runtime_routes import routes as runtime_routes
     from infrec.web.routes import routes as web_routes
 
     routes = [Route("/", dispatch, methods=["POST"]), Route("/healthz", health, methods=["GET"]),

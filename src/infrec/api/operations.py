@@ -3,7 +3,7 @@ it: searching the code for `CreateEndpoint` lands on the line that names `Hostin
 
 Both front ends route through these tables: the AWS JSON route (`api/app.py`) and the CLI's
 embedded backend (`cli/backend.py`) through `Services.handler`, the sagemaker-runtime REST route
-(`api/runtime.py`) through `RUNTIME`. An operation missing here is unknown to infrec, whatever its
+(`api/runtime_routes.py`) through `RUNTIME`. An operation missing here is unknown to infrec, whatever its
 service happens to define; tests/unit/test_operations.py checks every name against botocore's models.
 
 The entries are the services' unbound methods, grouped by the class that owns them; the composition
@@ -16,12 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from infrec.genai.service import GenAIService
-from infrec.hosting.runtime import Invoker
-from infrec.hosting.service import HostingService
-from infrec.jobs.service import JobService
-from infrec.logs.service import LogsService
-from infrec.registry.service import RegistryService
+from infrec.genai.ai_resources import GenAIService
+from infrec.hosting.endpoints import HostingService
+from infrec.hosting.invoke import Invoker
+from infrec.jobs.recommendation_jobs import JobService
+from infrec.logs.cloudwatch import LogsService
+from infrec.registry.model_registry import RegistryService
 from infrec.registry.tags import TagService
 
 Request = dict[str, Any]
@@ -116,7 +116,7 @@ APIS: Mapping[str, tuple[Owner[Any], ...]] = {
     "logs": (LOGS,),
 }
 
-# SageMaker Runtime (REST-JSON, `POST /endpoints/{name}/...`; api/runtime.py): the request is the
+# SageMaker Runtime (REST-JSON, `POST /endpoints/{name}/...`; api/runtime_routes.py): the request is the
 # endpoint's name and the raw body, with the headers as keywords, rather than one JSON document.
 RUNTIME: Mapping[str, Callable[..., Any]] = {
     "InvokeEndpoint": Invoker.invoke,

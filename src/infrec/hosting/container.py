@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infrec.core.errors import ValidationError
-from infrec.registry.service import RegistryService
+from infrec.registry.model_registry import RegistryService
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from infrec.core import emulation
 from infrec.core.errors import InfrecError
 from infrec.executors.base import CapacityError, EndpointHandle, EndpointSpec, EndpointStartError, Executor
 from infrec.hosting.container import model_container
-from infrec.hosting.service import (
+from infrec.hosting.endpoints import (
     CREATING,
     DELETING,
     FAILED,

@@ -11,7 +11,7 @@ from infrec.core import instant
 from infrec.core.errors import InfrecError
 from infrec.jobs.model_source import resolve
 from infrec.jobs.repo import JobRepo, epoch
-from infrec.registry.service import RegistryService
+from infrec.registry.model_registry import RegistryService
 
 log = logging.getLogger("infrec.jobs")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infrec.core.errors import ValidationError
-from infrec.registry.service import RegistryService
+from infrec.registry.model_registry import RegistryService
 
 
 @dataclass

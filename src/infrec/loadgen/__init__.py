@@ -8,8 +8,7 @@ capacity: rerun it with `more_workers(result, cpu_ids)` processes, or fail with
 `generator_bound_reason(result)`.
 """
 
-from infrec.loadgen.payloads import Payload, load_payloads
-from infrec.loadgen.runner import (
+from infrec.loadgen.generator import (
     GENERATOR_BOUND,
     LoadgenOptions,
     LoadPlan,
@@ -17,6 +16,7 @@ from infrec.loadgen.runner import (
     more_workers,
     run_load,
 )
+from infrec.loadgen.payloads import Payload, load_payloads
 
 __all__ = ["GENERATOR_BOUND", "LoadPlan", "LoadgenOptions", "Payload", "generator_bound_reason", "load_payloads",
            "more_workers", "run_load"]

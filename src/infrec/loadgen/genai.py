@@ -26,8 +26,8 @@ from infrec.core.stats import LoadResult, WindowStats
 from infrec.core.traffic import OpenLoop, Phase, Phases
 from infrec.core.workload import WorkloadSpec, token_counts
 from infrec.loadgen import histogram
+from infrec.loadgen.generator import LoadgenOptions, LoadPlan, run_load
 from infrec.loadgen.payloads import Payload
-from infrec.loadgen.runner import LoadgenOptions, LoadPlan, run_load
 from infrec.loadgen.tokens import TokenOptions, TokenWorker
 
 # Short, common English words: one token each in the usual BPE vocabularies and one word each for

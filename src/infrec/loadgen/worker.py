@@ -1,7 +1,7 @@
 """One load-generating worker: an event loop that follows a traffic shape and counts per window.
 
 Every worker runs in its own forked process (`child_main`), pinned to the CPUs it is given, and
-talks to the coordinator (`infrec.loadgen.runner`) through two pipes only: results out as
+talks to the coordinator (`infrec.loadgen.generator`) through two pipes only: results out as
 length-prefixed `marshal` frames of plain tuples, and a control pipe in ("g" + t0 to start, "s"
 to stop, end-of-file when the coordinator is gone). All workers share one start instant `t0`
 (CLOCK_MONOTONIC is system-wide), so window k means the same second in every worker.

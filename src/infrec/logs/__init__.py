@@ -1,1 +1,1 @@
-"""The CloudWatch Logs API, served from logs infrec renders from its own state (see `service`)."""
+"""The CloudWatch Logs API, served from logs infrec renders from its own state (see `cloudwatch`)."""

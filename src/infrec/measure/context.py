@@ -23,8 +23,8 @@ from infrec.core.emulation import Emulation
 from infrec.core.stats import LoadResult, WindowStats
 from infrec.core.traffic import OpenLoop, Phases, Stairs, StoppingConditions
 from infrec.executors.base import Executor
+from infrec.loadgen.generator import LoadgenOptions, LoadPlan, run_load
 from infrec.loadgen.payloads import Payload
-from infrec.loadgen.runner import LoadgenOptions, LoadPlan, run_load
 from infrec.measure.sampling import Usage
 
 if TYPE_CHECKING:   # the jobs layer's type, read here only for its image, model URL and content types

@@ -12,7 +12,7 @@ from infrec.core.confidence import series_interval
 from infrec.core.stats import WindowStats
 from infrec.core.traffic import StoppingConditions, from_sagemaker
 from infrec.loadgen import histogram
-from infrec.loadgen.runner import generator_bound_reason
+from infrec.loadgen.generator import generator_bound_reason
 from infrec.measure.context import RunContext
 from infrec.measure.outcome import PERCENTILES, GeneratorBound, Outcome, latency
 

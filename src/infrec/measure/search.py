@@ -48,7 +48,7 @@ from infrec.core.ratesearch import RateSearch, TrialOutcome, initial_rate_guess
 from infrec.core.stats import LoadResult, WindowStats
 from infrec.core.traffic import OpenLoop, Phase, Phases
 from infrec.loadgen import histogram
-from infrec.loadgen.runner import generator_bound_reason, more_workers
+from infrec.loadgen.generator import generator_bound_reason, more_workers
 from infrec.measure.context import RunContext
 from infrec.measure.outcome import PERCENTILES, GeneratorBound, Outcome, latency
 from infrec.measure.probes import DRAIN_MAX_S, drain

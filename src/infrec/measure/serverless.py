@@ -13,7 +13,7 @@ from infrec.core.catalog import ServerlessPrice
 from infrec.core.stats import WindowStats
 from infrec.core.traffic import Phase, Phases
 from infrec.loadgen import histogram
-from infrec.loadgen.runner import generator_bound_reason
+from infrec.loadgen.generator import generator_bound_reason
 from infrec.measure.context import RunContext
 from infrec.measure.outcome import PERCENTILES, GeneratorBound, Outcome, latency
 

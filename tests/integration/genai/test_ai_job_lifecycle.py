@@ -185,8 +185,8 @@ def test_a_resumed_benchmark_keeps_its_completed_levels(tmp_path: Path, llmsim: 
     from infrec.core.arn import ArnBuilder
     from infrec.core.catalog import Catalog
     from infrec.executors.local import LocalExecutor
-    from infrec.genai.runner import AIJobRunner
-    from infrec.genai.service import BENCHMARK, GenAIService
+    from infrec.genai.ai_resources import BENCHMARK, GenAIService
+    from infrec.genai.ai_runner import AIJobRunner
     from infrec.jobs.endpoints import FileEndpoints
     from infrec.jobs.lifecycle import RunStop
     from infrec.store import Store

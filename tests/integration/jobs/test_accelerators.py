@@ -25,7 +25,7 @@ import pytest
 from infrec.config import Settings
 from infrec.core.catalog import Catalog
 from infrec.executors.devices import HostDevices, accelerator_refusal, detect, host_devices
-from infrec.jobs.service import DEFAULT_INSTANCE_TYPES
+from infrec.jobs.recommendation_jobs import DEFAULT_INSTANCE_TYPES
 from tests.helpers import InfrecServer, LockHolder
 from tests.integration.jobs.conftest import endpoint_processes, job_env, wait_no_endpoints
 

@@ -12,7 +12,7 @@ from infrec.core.logpaging import get_log_events
 from infrec.jobs import states
 from infrec.jobs.joblog import LOG_GROUP, JobLogSource
 from infrec.jobs.repo import JobRepo
-from infrec.logs.service import LogsService
+from infrec.logs.cloudwatch import LogsService
 from infrec.store import Store
 from infrec.store.tables import JobRow, JobStepRow
 

@@ -18,8 +18,8 @@ from infrec.core.emulation import plan
 from infrec.executors.base import EndpointSpec
 from infrec.executors.local import LocalExecutor
 from infrec.jobs.model_source import ModelSource
+from infrec.loadgen.generator import LoadgenOptions
 from infrec.loadgen.payloads import Payload
-from infrec.loadgen.runner import LoadgenOptions
 from infrec.measure import MeasureOptions, StepConfig, StepContext, StepLimits, StepMeasurement, measure_step
 from infrec.measure.context import RunContext
 from infrec.measure.probes import drain

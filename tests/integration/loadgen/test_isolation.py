@@ -19,7 +19,7 @@ from infrec.config import Settings
 from infrec.core.stats import STOP_CANCELLED, STOP_COMPLETED, WindowStats
 from infrec.core.traffic import OpenLoop, from_sagemaker
 from infrec.loadgen import LoadPlan, generator_bound_reason, more_workers, run_load
-from infrec.loadgen.runner import GENERATOR_BOUND, LoadgenOptions
+from infrec.loadgen.generator import GENERATOR_BOUND, LoadgenOptions
 from infrec.measure import MeasureOptions
 from tests.helpers import REPO
 from tests.integration.loadgen.conftest import PAYLOADS, TestServer

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from infrec.core.errors import InfrecError, ValidationError
-from infrec.hosting.service import IN_SERVICE, HostingService
+from infrec.hosting.endpoints import IN_SERVICE, HostingService
 from infrec.hosting.supervisor import Supervisor, Variant
 
 INVOKE_TIMEOUT_S = 60.0   # SageMaker's real-time invocation timeout

@@ -59,12 +59,12 @@ from infrec.core.workload import WorkloadSpec
 from infrec.executors.base import Executor
 from infrec.executors.devices import HostDevices
 from infrec.executors.hostlock import HostLock, HostLockTimeout
+from infrec.genai.ai_resources import BENCHMARK, RECOMMENDATION, GenAIService
 from infrec.genai.repo import AIJobRepo, now
-from infrec.genai.service import BENCHMARK, RECOMMENDATION, GenAIService
 from infrec.jobs import states
 from infrec.jobs.hostwait import HostWait, hold_host
 from infrec.jobs.lifecycle import RunStop, begin, conclude
-from infrec.jobs.runner import RunnerOptions
+from infrec.jobs.realtime_runner import RunnerOptions
 from infrec.loadgen.genai import LevelPlan, run_level
 
 log = logging.getLogger("infrec.genai")

@@ -26,7 +26,7 @@ from infrec.core.errors import NotFoundError, ValidationError
 from infrec.core.paging import page
 from infrec.core.timestamps import within
 from infrec.jobs.endpoints import ExistingEndpoint
-from infrec.registry.service import RegistryService
+from infrec.registry.model_registry import RegistryService
 from infrec.store import Store
 from infrec.store.tables import EndpointConfigRow, EndpointRow
 

@@ -33,7 +33,7 @@ from infrec.jobs.model_source import ModelSource, resolve
 from infrec.jobs.repo import JobRepo, stamp
 from infrec.jobs.workspace import WorkspaceError, prepare, release
 from infrec.measure import MeasureOptions, StepConfig, StepContext, StepLimits, StepMeasurement, measure_step
-from infrec.registry.service import RegistryService
+from infrec.registry.model_registry import RegistryService
 
 log = logging.getLogger("infrec.jobs")
 

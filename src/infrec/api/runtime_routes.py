@@ -23,9 +23,9 @@ from infrec.api.auth import AuthError, KeyStore, verify
 from infrec.api.operations import RUNTIME
 from infrec.core.errors import InfrecError
 from infrec.hosting import eventstream
-from infrec.hosting.runtime import Answer, Invoker, ModelError
+from infrec.hosting.invoke import Answer, Invoker, ModelError
 
-log = logging.getLogger("infrec.api.runtime")
+log = logging.getLogger("infrec.api.runtime_routes")
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's real-time request limit
 # botocore's own pattern for EndpointName.

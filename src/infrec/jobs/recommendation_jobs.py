@@ -23,7 +23,7 @@ from infrec.jobs import states
 from infrec.jobs.endpoints import EndpointLookup
 from infrec.jobs.model_source import resolve
 from infrec.jobs.repo import JobRepo, epoch, now_dt
-from infrec.registry.service import RegistryService
+from infrec.registry.model_registry import RegistryService
 from infrec.store import Store
 from infrec.store.tables import JobRow, JobStepRow
 
