@@ -244,7 +244,7 @@ def test_cli_show_and_refusals() -> None:
 
 
 def test_default_candidates_keep_the_types_offered_in_the_region() -> None:
-    defaults = ["ml.c5.large", "ml.m5.large", "ml.c6i.large", "ml.c5.xlarge"]  # jobs.service's
+    defaults = ["ml.c5.large", "ml.m5.large", "ml.c6i.large", "ml.c5.xlarge"]  # jobs.recommendation_jobs's
     assert Catalog.default("us-east-1").offered(defaults) == defaults
     assert Catalog.default("af-south-1").offered(defaults) == ["ml.c5.large", "ml.m5.large", "ml.c5.xlarge"]
     assert Catalog.default("mars-1").offered(defaults) == defaults  # none offered: refused by name

@@ -2,7 +2,7 @@
 `/invocations-response-stream`, on the same server as the SageMaker API, so
 `boto3.client("sagemaker-runtime", endpoint_url=...)` and the SDK's Predictor work unchanged.
 
-Only the wire format lives here; choosing an instance and talking to it is `hosting.runtime.Invoker`.
+Only the wire format lives here; choosing an instance and talking to it is `hosting.invoke.Invoker`.
 Errors take the runtime's shape: `x-amzn-ErrorType` and a JSON body with `message` (and ModelError's
 original status and message), never a 500 for a caller's mistake.
 """

@@ -5,7 +5,7 @@ SageMaker describes them (botocore ≥ 1.42.93), stored as documents in one tabl
 This layer owns the rows and the rules between resources (a name in use, a missing workload config,
 a spec that cannot run, a target that does not resolve). A job's state moves through
 `genai.repo.AIJobRepo` (the one state machine of every job kind, `jobs.states`); running it is the
-job scheduler's (`jobs.scheduler`, with `genai.runner.AIJobRunner`), which this service hands each
+job scheduler's (`jobs.scheduler`, with `genai.ai_runner.AIJobRunner`), which this service hands each
 new job and each stop to through `submit` and `cancel`.
 
 Targets of a benchmark job: ``BenchmarkTarget.Endpoint.Identifier`` names an infrec endpoint

@@ -1,4 +1,4 @@
-"""Runs the AI jobs of `genai.service`, each kind as a `jobs.lifecycle.KindRunner`: `jobs.scheduler`
+"""Runs the AI jobs of `genai.ai_resources`, each kind as a `jobs.lifecycle.KindRunner`: `jobs.scheduler`
 queues them with the real-time jobs (one job at a time: two measuring at once would share the host's
 CPUs and measure each other), signals their stop and resumes them after a restart.
 
