@@ -41,7 +41,7 @@ def test_run_stop() -> None:
 
 
 def test_a_resumed_recommendation_keeps_the_completed_prefix_of_its_plan() -> None:
-    itype = Catalog.from_env({}).get("ml.c5.large")
+    itype = Catalog.default().get("ml.c5.large")
     plan = [Config(i, itype, {"X": "1"}, copies) for i, copies in enumerate((1, 2, 4))]
     done = [{"InstanceType": "ml.c5.large", "EnvironmentVariables": {"X": "1"}, "CopyCountPerInstance": c,
              "Levels": [c]} for c in (1, 2)]

@@ -346,14 +346,6 @@ class Catalog:
             doc = {**doc, "serverless": packaged_document().get("serverless")}
         return cls.from_dict(doc, str(p), region=region)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str], region: str | None = None) -> Catalog:
-        """`INFREC_CATALOG` when set, else the packaged default; priced for `region`, else
-        `INFREC_REGION`, else us-east-1."""
-        region = region or environ.get(REGION_ENV) or DEFAULT_REGION
-        path = environ.get(DEFAULT_CATALOG_ENV)
-        return cls.load(path, region) if path else cls.default(region)
-
     # ---------------------------------------------------------------- lookups
     def has(self, name: str) -> bool:
         """Whether `name` can be benchmarked and priced here: known and offered in this region."""

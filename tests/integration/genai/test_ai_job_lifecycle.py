@@ -209,7 +209,7 @@ def test_a_resumed_benchmark_keeps_its_completed_levels(tmp_path: Path, llmsim: 
                  "OutputTokensPerSecond": 9.876, "Goodput": 1.0, "TimeToFirstTokenMs": pct,
                  "InterTokenLatencyMs": pct, "RequestLatencyMs": pct}
         genai.update(BENCHMARK, "b", StartTime=1000.0, BenchmarkResults={"Levels": [first]})
-        runner = AIJobRunner(genai, genai.repos[BENCHMARK], Catalog.from_env({}),
+        runner = AIJobRunner(genai, genai.repos[BENCHMARK], Catalog.default(),
                              LocalExecutor(tmp_path / "run"), tmp_path)
         runner.run("b", RunStop())
         d = genai.describe_ai_benchmark_job({"AIBenchmarkJobName": "b"})
