@@ -23,7 +23,7 @@ Price
     configured: $0.00002 per GB-second in us-east-1 (1024 MB $0.00002/s … 6144 MB $0.00012/s;
     aws-samples/sagemaker-serverless-inference-benchmarking ``cost_constants.py``, 2022-08-16,
     MIT-0, and a 2026 AWS Price List read of ``USE1-ServerlessInf:Mem-3GB`` = $0.00006/s agree;
-    see ../shared/reference/pricing/README.md). Data processed ($0.016/GB) is not counted:
+    docs/pricing.md). Data processed ($0.016/GB) is not counted:
     it depends on payload sizes, not on the configuration being compared.
 
     * ``CostPerInference`` = GB × mean seconds per invocation × price per GB-second, where GB is
