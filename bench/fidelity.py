@@ -14,14 +14,14 @@ Run with `make bench-fidelity`. INFREC_TRIAL_SECONDS (default 4) sets the shorte
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+from payloads import synthetic_payload
 
 SERVICE_MS = (5, 20, 50)
 # Types that fit this host run natively; the ml.* ones are larger and run emulated at a fraction.
@@ -30,17 +30,6 @@ CUSTOM_TYPES = [
     {"name": "bench.one", "vcpus": 1.0, "memory_gib": 2.0, "price_per_hour": 0.05},
 ]
 EMULATED_TYPES = ["ml.c5.large", "ml.c5.xlarge"]
-
-
-def _payload(folder: Path) -> Path:
-    path = folder / "payload.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        for i in range(4):
-            body = json.dumps({"instances": [[i, 1, 2, 3]]}).encode()
-            info = tarfile.TarInfo(f"req-{i}.json")
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    return path
 
 
 def main() -> int:
@@ -66,7 +55,7 @@ def main() -> int:
     from infrec.services import Services
 
     console = Console(width=160)
-    payload = _payload(work)
+    payload = synthetic_payload(work)
     services = Services(Settings.from_env())
     services.start_jobs(resume=False)
     vcpus = {e["name"]: float(e["vcpus"]) for e in entries}

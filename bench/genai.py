@@ -67,6 +67,38 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
+def _start_moto(port: int, procs: list[subprocess.Popen[bytes]]) -> str:
+    """Start moto's server (the S3 that jobs read and write) on `port`, added to `procs`; its URL."""
+    procs.append(subprocess.Popen([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    _wait_port(port, procs[-1])
+    return f"http://127.0.0.1:{port}"
+
+
+def _serve_env(moto_url: str, home: Path, **extra: str) -> dict[str, str]:
+    """The environment of `infrec serve`: AWS pointed at moto with test credentials, a home of its own."""
+    aws = {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    return dict(os.environ, **aws, INFREC_HOME=str(home), **extra)
+
+
+def _clients(api_port: int, moto_url: str) -> tuple[Any, Any]:
+    """boto3 clients of infrec's SageMaker API and of moto's S3, with moto's test credentials."""
+    import boto3
+
+    kw: dict[str, Any] = {"region_name": "us-east-1", "aws_access_key_id": "testing",
+                          "aws_secret_access_key": "testing"}
+    return (boto3.client("sagemaker", endpoint_url=f"http://127.0.0.1:{api_port}", **kw),
+            boto3.client("s3", endpoint_url=moto_url, **kw))
+
+
+def _clean_up(procs: list[subprocess.Popen[bytes]], work: Path) -> None:
+    """Stop what the bench started, last first (the API before the services it calls), and remove its folder."""
+    for p in reversed(procs):
+        _stop(p)
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def _err(measured: float, truth: float) -> float:
     return 100.0 * abs(measured - truth) / truth
 
@@ -152,8 +184,6 @@ def run_aiperf(exe: Path, url: str, work: Path, requests: int) -> tuple[dict[str
 
 
 def main() -> int:
-    import boto3
-
     repeats = int(os.environ.get("INFREC_GENAI_REPEATS", "3"))
     work = Path(tempfile.mkdtemp(prefix="infrec-genai-"))
     procs: list[subprocess.Popen[bytes]] = []
@@ -164,23 +194,13 @@ def main() -> int:
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         _wait_port(sim_port, procs[-1])
         sim_url = f"http://127.0.0.1:{sim_port}"
-        moto = VENV_BIN / "moto_server"
-        procs.append(subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(moto_port)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        _wait_port(moto_port, procs[-1])
-        moto_url = f"http://127.0.0.1:{moto_port}"
+        moto_url = _start_moto(moto_port, procs)
         (work / "external.json").write_text(json.dumps({"llmsim": {"Url": sim_url}}))
-        aws = {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
-        senv = dict(os.environ, **aws, INFREC_HOME=str(work / "home"),
-                    INFREC_EXTERNAL_ENDPOINTS=str(work / "external.json"))
+        senv = _serve_env(moto_url, work / "home", INFREC_EXTERNAL_ENDPOINTS=str(work / "external.json"))
         procs.append(subprocess.Popen([str(VENV_BIN / "infrec"), "serve", "--port", str(api_port)], env=senv,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         _wait_port(api_port, procs[-1])
-        kw: dict[str, Any] = {"region_name": "us-east-1", "aws_access_key_id": "testing",
-                              "aws_secret_access_key": "testing"}
-        sm = boto3.client("sagemaker", endpoint_url=f"http://127.0.0.1:{api_port}", **kw)
-        s3 = boto3.client("s3", endpoint_url=moto_url, **kw)
+        sm, s3 = _clients(api_port, moto_url)
         s3.create_bucket(Bucket="genai-bench")
 
         truth_tps = CONCURRENCY * OSL / ((TTFT_MS + (OSL - 1) * ITL_MS) / 1000.0)
@@ -219,9 +239,7 @@ def main() -> int:
               f"vs_aiperf={vs}")
         return 0
     finally:
-        for p in reversed(procs):
-            _stop(p)
-        shutil.rmtree(work, ignore_errors=True)
+        _clean_up(procs, work)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genai import _free_port, _stop, _wait_port
+from genai import _clean_up, _clients, _err, _free_port, _serve_env, _start_moto, _wait_port
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -72,10 +71,6 @@ def host_probe(python: str, model: Path, seconds: float = 6.0) -> float:
     out = subprocess.run(["taskset", "-c", str(cpu), python, "-c", PROBE, str(model), str(seconds)],
                          capture_output=True, text=True, timeout=seconds + 120, check=True)
     return float(out.stdout.strip().splitlines()[-1])
-
-
-def _err(measured: float, truth: float) -> float:
-    return 100.0 * abs(measured - truth) / truth
 
 
 def _wait(fn: Any, key: str, timeout_s: float, **kw: str) -> dict[str, Any]:
@@ -139,8 +134,6 @@ def recheck(sm: Any, s3: Any, i: int, rec: dict[str, Any], model_uri: str, probe
 
 
 def main() -> int:
-    import boto3
-
     engine = subprocess.run(["bash", str(REPO / "scripts" / "llamacpp-engine.sh")], capture_output=True, text=True,
                             timeout=3900)
     if engine.returncode != 0:
@@ -155,21 +148,13 @@ def main() -> int:
         subprocess.run([python, str(REPO / "src" / "infrec" / "examples" / "gguf_model.py"), str(model), *MODEL_ARGS],
                        check=True, timeout=300, stdout=subprocess.DEVNULL)
         moto_port, api_port = _free_port(), _free_port()
-        procs.append(subprocess.Popen([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        _wait_port(moto_port, procs[-1])
-        moto_url = f"http://127.0.0.1:{moto_port}"
-        aws = {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
-        senv = dict(os.environ, **aws, INFREC_HOME=str(work / "home"), INFREC_LLAMACPP_PYTHON=python)
+        moto_url = _start_moto(moto_port, procs)
+        senv = _serve_env(moto_url, work / "home", INFREC_LLAMACPP_PYTHON=python)
         log = open(work / "serve.log", "wb")  # noqa: SIM115 - closed with the server
         procs.append(subprocess.Popen([str(VENV_BIN / "infrec"), "serve", "--port", str(api_port)], env=senv,
                                       stdout=log, stderr=subprocess.STDOUT))
         _wait_port(api_port, procs[-1])
-        kw: dict[str, Any] = {"region_name": "us-east-1", "aws_access_key_id": "testing",
-                              "aws_secret_access_key": "testing"}
-        sm = boto3.client("sagemaker", endpoint_url=f"http://127.0.0.1:{api_port}", **kw)
-        s3 = boto3.client("s3", endpoint_url=moto_url, **kw)
+        sm, s3 = _clients(api_port, moto_url)
         s3.create_bucket(Bucket="llm")
         s3.upload_file(str(model), "llm", "model/tiny-llama.gguf")
         model_uri = "s3://llm/model/tiny-llama.gguf"
@@ -221,9 +206,7 @@ def main() -> int:
               f"ttft_p90_recheck_error={worst_ttft:.1f} host_adjusted_error={worst_adj:.1f}")
         return 0 if status == "Completed" and recs else 1
     finally:
-        for p in reversed(procs):
-            _stop(p)
-        shutil.rmtree(work, ignore_errors=True)
+        _clean_up(procs, work)
 
 
 if __name__ == "__main__":

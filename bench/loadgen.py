@@ -236,13 +236,12 @@ def error_pct(got: float, want: float) -> float:
 # ---- the stall server -------------------------------------------------------------------------
 def stall_server(port: int, seed: int) -> None:
     """Serve POST /invocations: each request held for its own service time, independently."""
-    import asyncio
     import ctypes
     import heapq
     import threading
 
-    import httptools
     import uvloop
+    from tests.integration.loadgen.server import HttpProtocol
 
     stream = service_times(seed)
     sys.setswitchinterval(0.0005)  # the timer thread gets the GIL back quickly
@@ -273,28 +272,7 @@ def stall_server(port: int, seed: int) -> None:
             for fn in due:
                 loop.call_soon_threadsafe(fn)
 
-    class Handler(asyncio.Protocol):
-        def __init__(self) -> None:
-            self.parser = httptools.HttpRequestParser(self)
-            self.transport: Any = None
-            self.url = b""
-
-        def connection_made(self, transport: Any) -> None:
-            self.transport = transport
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self.transport = None
-
-        def data_received(self, data: bytes) -> None:
-            try:
-                self.parser.feed_data(data)
-            except httptools.HttpParserError:
-                if self.transport:
-                    self.transport.close()
-
-        def on_url(self, url: bytes) -> None:
-            self.url = url
-
+    class Handler(HttpProtocol):
         def on_message_complete(self) -> None:
             if self.url.startswith(b"/stats"):
                 late = sorted(late_us) or [0]

@@ -16,30 +16,19 @@ bench/fidelity.py.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from payloads import synthetic_payload
+
 SERVICE_MS = 20
 TYPE = {"name": "bench.one", "vcpus": 1.0, "memory_gib": 2.0, "price_per_hour": 0.05}
 TRUTH_RPS = TYPE["vcpus"] * 1000.0 / SERVICE_MS
-
-
-def _payload(folder: Path) -> Path:
-    path = folder / "payload.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        for i in range(4):
-            body = json.dumps({"instances": [[i, 1, 2, 3]]}).encode()
-            info = tarfile.TarInfo(f"req-{i}.json")
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    return path
 
 
 def run_job(label: str, home: Path, payload: Path, executor: str, address: str | None) -> dict[str, Any]:
@@ -98,7 +87,7 @@ def main() -> int:
     os.environ.setdefault("INFREC_TRIAL_SECONDS", "4")
     for var in ("INFREC_DATABASE_URL", "INFREC_RAY_ADDRESS", "RAY_ADDRESS"):
         os.environ.pop(var, None)
-    payload = _payload(work)
+    payload = synthetic_payload(work)
 
     from infrec.executors.raylocal import LocalRayCluster
 

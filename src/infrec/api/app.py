@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from infrec.api.auth import AuthError, KeyStore, verify
-from infrec.api.body import BodyError, parse_json_body
+from infrec.api.body import BodyError, parse_json_body, read_capped
 from infrec.api.guard import RequestGuard
 from infrec.api.policy import check_request
 from infrec.api.validation import operation, validate_request
@@ -71,14 +71,10 @@ async def _read_body(request: Request) -> bytes | Response:
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return error("ValidationException",
                      f"Request body is {int(declared)} bytes; the limit is {MAX_BODY_BYTES} bytes", 413)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return error("ValidationException", f"Request body exceeds the limit of {MAX_BODY_BYTES} bytes", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_capped(request, MAX_BODY_BYTES)
+    if body is None:
+        return error("ValidationException", f"Request body exceeds the limit of {MAX_BODY_BYTES} bytes", 413)
+    return body
 
 
 def create_app(services: Services, keys: KeyStore | None = None, *, allowed_hosts: Iterable[str] | None = None,

@@ -8,6 +8,8 @@ answers anything past them as a `SerializationException` that names the limit, b
 parser sees it. Non-finite literals (`NaN`, `Infinity`), which JSON does not have, are refused too,
 and so are strings no store can keep: a lone UTF-16 surrogate (`"\\ud800"`, valid JSON but not text,
 fails when encoded for the database) and NUL (PostgreSQL's text type has no place for it).
+
+Reading the body itself is capped too (`read_capped`), for both protocols the server speaks.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+from starlette.requests import Request
 
 MAX_DEPTH = 64
 MAX_NUMBER_CHARS = 400
@@ -94,3 +98,17 @@ def _check_strings(value: Any) -> None:
     elif isinstance(value, list):
         for v in value:
             _check_strings(v)
+
+
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it grows past `limit` bytes: read chunk by chunk, so a
+    body larger than the limit (a chunked one has no Content-Length to refuse first) is never held
+    whole. Each caller answers None with its own protocol's error."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

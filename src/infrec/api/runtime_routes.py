@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from infrec.api.auth import AuthError, KeyStore, verify
+from infrec.api.body import read_capped
 from infrec.api.operations import RUNTIME
 from infrec.core.errors import InfrecError
 from infrec.hosting import eventstream
@@ -49,13 +50,10 @@ async def _body(request: Request) -> bytes | Response:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
         return _error("ValidationError", f"Request body is {declared} bytes; the limit is {MAX_PAYLOAD_BYTES}", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_PAYLOAD_BYTES:
-            return _error("ValidationError", f"Request body exceeds the limit of {MAX_PAYLOAD_BYTES} bytes", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_capped(request, MAX_PAYLOAD_BYTES)
+    if body is None:
+        return _error("ValidationError", f"Request body exceeds the limit of {MAX_PAYLOAD_BYTES} bytes", 413)
+    return body
 
 
 def routes(invoker: Callable[[], Invoker | None], keys: KeyStore | None) -> list[Route]:

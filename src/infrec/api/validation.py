@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sized
 from datetime import datetime
 from typing import Any
 
@@ -77,17 +78,13 @@ def validate(shape: Shape, value: Any, path: str, extra: ExtraEnums | None = Non
         return
     if t == "list":
         assert isinstance(shape, ListShape)
-        if not isinstance(value, list):
-            raise _fail(path, f"must be a list, got {type(value).__name__}")
-        _check_length(shape, len(value), path, "list length")
+        _check_collection(shape, value, path, list, "list", "list length")
         for i, item in enumerate(value):
             validate(shape.member, item, f"{path}.{i + 1}", extra)
         return
     if t == "map":
         assert isinstance(shape, MapShape)
-        if not isinstance(value, dict):
-            raise _fail(path, f"must be a map, got {type(value).__name__}")
-        _check_length(shape, len(value), path, "map size")
+        _check_collection(shape, value, path, dict, "map", "map size")
         for k, v in value.items():
             validate(shape.key, k, f"{path}.key", extra)
             validate(shape.value, v, f"{path}.{k}", extra)
@@ -151,6 +148,14 @@ def _check_length(shape: Shape, n: int, path: str, what: str) -> None:
         raise _fail(path, f"failed to satisfy constraint: Member must have {what} greater than or equal to {lo}")
     if hi is not None and n > hi:
         raise _fail(path, f"failed to satisfy constraint: Member must have {what} less than or equal to {hi}")
+
+
+def _check_collection(shape: Shape, value: Any, path: str, kind: type[Sized], noun: str, size: str) -> None:
+    """A list or a map: of that JSON type, with as many entries as the shape's min and max allow.
+    `size` names the count the way the service does ("list length", "map size")."""
+    if not isinstance(value, kind):
+        raise _fail(path, f"must be a {noun}, got {type(value).__name__}")
+    _check_length(shape, len(value), path, size)
 
 
 def _check_range(shape: Shape, v: float, path: str) -> None:

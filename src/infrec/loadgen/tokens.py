@@ -177,18 +177,12 @@ class TokenWorker(Worker):
             self.submitted += 1
         super().submit(intended, callback)
 
-    def _send(self, conn: Connection, intended: float, callback: Any) -> None:
-        # The engine's _send, also telling the connection which prompt it carries (input tokens).
-        if self.cfg.random_order:
-            i = self.rng.randrange(self.npayloads)
-        else:
-            i = self.counter % self.npayloads
-            self.counter += self.cfg.count
+    def _next_payload(self, conn: Connection) -> int:
+        # The engine's choice, also telling the connection which prompt it carries (input tokens).
+        i = super()._next_payload(conn)
         if isinstance(conn, TokenConnection):
             conn.payload = i
-        self.outstanding[conn.target] += 1
-        self.busy.add(conn)
-        conn.send(self.cfg.requests[conn.target][i], intended, time.monotonic(), callback)
+        return i
 
     def note_answer(self, conn: TokenConnection) -> None:
         """Called by the connection just before the engine counts its successful answer."""

@@ -180,14 +180,20 @@ class Worker:
         self.pending.append((intended, callback))
 
     def _send(self, conn: Connection, intended: float, callback: Any) -> None:
-        if self.cfg.random_order:
-            i = self.rng.randrange(self.npayloads)
-        else:
-            i = self.counter % self.npayloads
-            self.counter += self.cfg.count
+        i = self._next_payload(conn)
         self.outstanding[conn.target] += 1
         self.busy.add(conn)
         conn.send(self.cfg.requests[conn.target][i], intended, time.monotonic(), callback)
+
+    def _next_payload(self, conn: Connection) -> int:
+        """The index of the payload `conn` sends next: drawn at random, or taken in turn (workers
+        sharing a plan step by their count, so together they send every payload in order).
+        A subclass overrides it to tell the connection what it carries."""
+        if self.cfg.random_order:
+            return self.rng.randrange(self.npayloads)
+        i = self.counter % self.npayloads
+        self.counter += self.cfg.count
+        return i
 
     def _open(self, t: int) -> None:
         self.nconns += 1

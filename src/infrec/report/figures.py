@@ -8,8 +8,8 @@ percentile and the emulated rate) is still drawn, from what it has."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from infrec.core.recommend import cost_range, interval, latency_objective
 from infrec.core.serverless import endpoint_label
@@ -72,21 +72,37 @@ def _trial_tip(step: Mapping[str, Any], i: int, trial: Mapping[str, Any], load: 
             f"errors {100 * (_num(trial.get('ErrorRate')) or 0):.2f} %, verdict {trial.get('Verdict', '?')}")
 
 
+class _Plotted(NamedTuple):
+    """A trial as every per-trial chart places it: its key, its load on the x axis, the tip's
+    description, and whether it failed (drawn faded)."""
+
+    trial: Mapping[str, Any]
+    key: str
+    load: float
+    tip: str
+    failed: bool
+
+
+def _plotted_trials(step: Mapping[str, Any]) -> Iterator[_Plotted]:
+    """The step's trials that have a load to place them by; one without is not drawn."""
+    for i, t in enumerate(trials(step)):
+        load = trial_load(step, t)
+        if load is None:
+            continue
+        yield _Plotted(t, trial_key(step, i), load, _trial_tip(step, i, t, load),
+                       failed=t.get("Verdict") not in (None, "pass"))
+
+
 def latency_chart(step: Mapping[str, Any], job: Mapping[str, Any]) -> Chart | None:
     """P50/P95/P99 of every trial against its achieved load, with the latency limit and the step's
     MaxInvocations (and its confidence interval) as rules. None for a step without trials."""
     idx = int(step.get("StepIndex", 0)) + 1
     series: dict[str, list[Point]] = {p: [] for p in PLOTTED_PERCENTILES}
     other: dict[str, list[Point]] = {}
-    for i, t in enumerate(trials(step)):
-        load = trial_load(step, t)
-        if load is None:
-            continue
-        tip = _trial_tip(step, i, t, load)
-        failed = t.get("Verdict") not in (None, "pass")
-        for pct, ms in trial_latencies(t).items():
+    for p in _plotted_trials(step):
+        for pct, ms in trial_latencies(p.trial).items():
             target = series[pct] if pct in series else other.setdefault(pct, [])
-            target.append(Point(load, ms, f"{pct} {ms:,.1f} ms — {tip}", trial_key(step, i), faded=failed))
+            target.append(Point(p.load, ms, f"{pct} {ms:,.1f} ms — {p.tip}", p.key, faded=p.failed))
     drawn = [Series(f"{pct} latency", pts, style=j, hollow=j == 1) for j, (pct, pts) in
              enumerate([*series.items(), *other.items()]) if pts]
     if not drawn:
@@ -123,16 +139,11 @@ def utilisation_chart(step: Mapping[str, Any]) -> Chart | None:
     idx = int(step.get("StepIndex", 0)) + 1
     cpu: list[Point] = []
     mem: list[Point] = []
-    for i, t in enumerate(trials(step)):
-        load = trial_load(step, t)
-        if load is None:
-            continue
-        tip = _trial_tip(step, i, t, load)
-        failed = t.get("Verdict") not in (None, "pass")
-        if (c := _num(t.get("CpuUtilization"))) is not None:
-            cpu.append(Point(load, c, f"CPU {c:.1f} % — {tip}", trial_key(step, i), faded=failed))
-        if (r := _num(t.get("MemoryUtilization"))) is not None:
-            mem.append(Point(load, r, f"memory {r:.1f} % — {tip}", trial_key(step, i), faded=failed))
+    for p in _plotted_trials(step):
+        if (c := _num(p.trial.get("CpuUtilization"))) is not None:
+            cpu.append(Point(p.load, c, f"CPU {c:.1f} % — {p.tip}", p.key, faded=p.failed))
+        if (r := _num(p.trial.get("MemoryUtilization"))) is not None:
+            mem.append(Point(p.load, r, f"memory {r:.1f} % — {p.tip}", p.key, faded=p.failed))
     drawn = [s for s in (Series("CPU utilisation", cpu, style=0), Series("memory utilisation", mem, style=1,
                                                                           hollow=True)) if s.points]
     if not drawn:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -63,27 +63,28 @@ def _level(details: Mapping[str, Any] | None, name: str) -> str:
         return "CI"
 
 
+def _metric_text(metrics: Mapping[str, Any], details: Mapping[str, Any] | None, metric: str, unit: str,
+                 bound: Callable[[float], str], bound_unit: str) -> str:
+    """A metric with its unit and, where the step has one, its `<metric>Interval` after it; `-` when
+    the step has no such metric. Every metric reads the same way in the report."""
+    if metric not in metrics:
+        return "-"
+    text = f"{number(metrics[metric])}{unit}"
+    iv = interval(details, f"{metric}Interval")
+    if iv:
+        text += f" ({_level(details, f'{metric}Interval')} {bound(iv[0])}–{bound(iv[1])}{bound_unit})"
+    return text
+
+
 def throughput_text(metrics: Mapping[str, Any], details: Mapping[str, Any] | None) -> str:
     """`26,360/min (95 % CI 25,900–26,800)`; `26,360/min` for a step without an interval; `-` without
     MaxInvocations."""
-    if "MaxInvocations" not in metrics:
-        return "-"
-    text = f"{number(metrics['MaxInvocations'])}/min"
-    iv = interval(details, "MaxInvocationsInterval")
-    if iv:
-        text += f" ({_level(details, 'MaxInvocationsInterval')} {number(iv[0])}–{number(iv[1])})"
-    return text
+    return _metric_text(metrics, details, "MaxInvocations", "/min", number, "")
 
 
 def latency_text(metrics: Mapping[str, Any], details: Mapping[str, Any] | None) -> str:
     """`13 ms (95 % CI 12.1–13.4 ms)`; `13 ms` without an interval; `-` without ModelLatency."""
-    if "ModelLatency" not in metrics:
-        return "-"
-    text = f"{number(metrics['ModelLatency'])} ms"
-    iv = interval(details, "ModelLatencyInterval")
-    if iv:
-        text += f" ({_level(details, 'ModelLatencyInterval')} {_ms(iv[0])}–{_ms(iv[1])} ms)"
-    return text
+    return _metric_text(metrics, details, "ModelLatency", " ms", _ms, " ms")
 
 
 def cost_text(metrics: Mapping[str, Any], details: Mapping[str, Any] | None) -> str:

@@ -238,22 +238,21 @@ def render(chart: Chart) -> str:
                f'<text transform="translate(20 {_f(TOP + ph / 2)}) rotate(-90)" text-anchor="middle" class="al">'
                f"{escape(chart.y_label)}</text>")
     for r in chart.rules:
-        if r.axis == "x":
-            if r.band:
-                a, b = sx(r.band[0]), sx(r.band[1])
-                out.append(f'<rect x="{_f(a)}" y="{TOP}" width="{_f(max(b - a, 1))}" height="{_f(ph)}" '
-                           f'fill="#888" fill-opacity="0.18"><title>{escape(r.label)}</title></rect>')
-            x = sx(r.value)
-            out.append(f'<line x1="{_f(x)}" y1="{TOP}" x2="{_f(x)}" y2="{_f(TOP + ph)}" stroke="#444" '
-                       f'stroke-width="1.6"><title>{escape(r.label)}</title></line>')
-        else:
-            if r.band:
-                a, b = sy(r.band[1]), sy(r.band[0])
-                out.append(f'<rect x="{LEFT}" y="{_f(a)}" width="{_f(pw)}" height="{_f(max(b - a, 1))}" '
-                           f'fill="#888" fill-opacity="0.18"><title>{escape(r.label)}</title></rect>')
-            y = sy(r.value)
-            out.append(f'<line x1="{LEFT}" y1="{_f(y)}" x2="{_f(LEFT + pw)}" y2="{_f(y)}" stroke="#444" '
-                       f'stroke-width="1.6" stroke-dasharray="5 4"><title>{escape(r.label)}</title></line>')
+        # A rule on x is a solid vertical line across the plot, one on y a dashed horizontal line; its
+        # band is shaded across the plot the same way, from its left (or top) edge `a`.
+        across_x = r.axis == "x"
+        scale = sx if across_x else sy
+        if r.band:
+            a, b = (scale(r.band[0]), scale(r.band[1])) if across_x else (scale(r.band[1]), scale(r.band[0]))
+            rect = ((_f(a), TOP, _f(max(b - a, 1)), _f(ph)) if across_x
+                    else (LEFT, _f(a), _f(pw), _f(max(b - a, 1))))
+            out.append('<rect x="{}" y="{}" width="{}" height="{}" '.format(*rect) +
+                       f'fill="#888" fill-opacity="0.18"><title>{escape(r.label)}</title></rect>')
+        at = _f(scale(r.value))
+        ends = (at, TOP, at, _f(TOP + ph)) if across_x else (LEFT, at, _f(LEFT + pw), at)
+        dash = "" if across_x else ' stroke-dasharray="5 4"'
+        out.append('<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#444" '.format(*ends) +
+                   f'stroke-width="1.6"{dash}><title>{escape(r.label)}</title></line>')
     if len(chart.front) > 1:
         corners = sorted(chart.front)
         d = f"M{_f(sx(corners[0][0]))},{_f(sy(corners[0][1]))}"

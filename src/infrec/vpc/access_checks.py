@@ -41,12 +41,17 @@ def _role_name(role_arn: str) -> str:
     return role_arn.rsplit("/", 1)[-1]
 
 
+def _missing_role(cid: str, title: str, role_arn: str) -> CheckResult:
+    """Every check of the job role fails the same way when the role does not exist."""
+    return CheckResult(cid, title, FAIL, f"role {role_arn} does not exist.", [role_arn],
+                       "create the role or pass an existing RoleArn.")
+
+
 def check_iam_trust(model: NetworkModel, role_arn: str) -> CheckResult:
     title = "Job role trusts SageMaker"
     cid = "IAM-TRUST"
     if model.role_missing:
-        return CheckResult(cid, title, FAIL, f"role {role_arn} does not exist.", [role_arn],
-                           "create the role or pass an existing RoleArn.")
+        return _missing_role(cid, title, role_arn)
     if model.role is None or model.role.trust_policy is None:
         return CheckResult(cid, title, SKIP, model.unavailable.get("iam", f"the trust policy of {role_arn} could "
                            "not be read."), [role_arn])
@@ -89,8 +94,7 @@ def check_iam_eni(model: NetworkModel, role_arn: str) -> CheckResult:
     title = "Job role may manage network interfaces"
     cid = "IAM-ENI"
     if model.role_missing:
-        return CheckResult(cid, title, FAIL, f"role {role_arn} does not exist.", [role_arn],
-                           "create the role or pass an existing RoleArn.")
+        return _missing_role(cid, title, role_arn)
     role = model.role
     if role is None:
         return CheckResult(cid, title, SKIP, model.unavailable.get("iam", f"the policies of {role_arn} could not be "

@@ -32,9 +32,12 @@ class State:
         self.lock = asyncio.Lock()
 
 
-class Handler(asyncio.Protocol):
-    def __init__(self, state: State) -> None:
-        self.state = state
+class HttpProtocol(asyncio.Protocol):
+    """One connection of a minimal HTTP/1.1 server: httptools parses, the subclass answers in
+    `on_message_complete` (the path is in `self.url`); a request that does not parse closes the
+    connection. The benchmark's server builds on it too."""
+
+    def __init__(self) -> None:
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.url = b""
@@ -51,6 +54,15 @@ class Handler(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self.url = url
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+
+class Handler(HttpProtocol):
+    def __init__(self, state: State) -> None:
+        self.state = state
+        super().__init__()
 
     def on_message_complete(self) -> None:
         method = self.parser.get_method()
@@ -89,9 +101,6 @@ class Handler(asyncio.Protocol):
             return
         self.transport.write(b"HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
                              % (status, len(body), body))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
 
 
 async def main(args: argparse.Namespace) -> None:
