@@ -240,10 +240,10 @@ def register(app: typer.Typer) -> None:
             duration_s=duration, role_arn=check_role_arn(role_arn),
             vpc=vpc_config(split_values(vpc_subnets), split_values(vpc_security_group_ids)),
             resource_limit=resource_limit(max_tests, max_parallel))
-        model_spec = _model_spec(model, payload, split_values(content_type), image, parse_env(env), group)
+        model_spec = _model_spec(model, payload, split_values(content_type), image, parse_env(env), group,
+                                 confined=endpoint_url is None)
         backend = open_backend(endpoint_url, run_jobs=not no_wait)
         try:
-            model_spec.check_local_files(backend)
             if job_name:
                 check_new_job_name(backend, job_name)
             left = backend.left_unfinished() if isinstance(backend, EmbeddedBackend) and not no_wait else []
@@ -273,20 +273,6 @@ class ModelSpec:
     environment: dict[str, str]
     group: str
 
-    def check_local_files(self, backend: Backend) -> None:
-        """Embedded, the model and payload files must lie in a folder infrec may read: checked here,
-        as registration would, before the package group is created."""
-        if not isinstance(backend, EmbeddedBackend):
-            return
-        from infrec.artifacts.errors import ArtifactError
-
-        for option, uri in (("MODEL", self.model), ("--payload", self.payload_url)):
-            if uri and uri.startswith("file://"):
-                try:
-                    backend.services.files.check_readable(uri)
-                except ArtifactError as exc:
-                    raise usage(f"{option}: {exc}") from None
-
     def apply(self, backend: Backend, spec: JobSpec) -> JobSpec:
         """`spec` with the package ARN (registering the model when it is a file) and, for an ARN given
         with --payload or --content-type, the job's own PayloadConfig."""
@@ -305,14 +291,36 @@ class ModelSpec:
         return replace(spec, package_arn=arn)
 
 
+def _check_readable(uris: dict[str, str | None]) -> None:
+    """Embedded, the model and payload files must lie in a folder infrec may read (the state folder,
+    the current directory, INFREC_ALLOW_FILES): checked as registration checks them, before the
+    package group is created or the payload archive is opened."""
+    from infrec.artifacts.errors import ArtifactError
+    from infrec.artifacts.uri import FileAccess
+
+    try:
+        access = FileAccess.from_settings(Settings.from_env().confined())
+    except ValueError as exc:
+        raise usage(str(exc)) from None
+    for option, uri in uris.items():
+        if uri and uri.startswith("file://"):
+            try:
+                access.check_readable(uri)
+            except ArtifactError as exc:
+                raise usage(f"{option}: {exc}") from None
+
+
 def _model_spec(model: str, payload: str | None, given_types: list[str], image: str, environment: dict[str, str],
-                group: str) -> ModelSpec:
-    """The model and payload checked: files exist, the payload is an archive, and the content types
-    are given or read from its files' extensions (notes on standard error where they disagree)."""
+                group: str, *, confined: bool) -> ModelSpec:
+    """The model and payload checked: files exist (where infrec may read them, when `confined`), the
+    payload is an archive, and the content types are given or read from its files' extensions
+    (notes on standard error where they disagree)."""
     if not model.startswith("arn:") and not payload:
         raise usage("--payload is required when MODEL is a file (the sample request bodies, as a tar.gz)")
     model_url = model if model.startswith("arn:") else local_uri(model, "MODEL")
     payload_url = local_uri(payload, "--payload") if payload else None
+    if confined:
+        _check_readable({"MODEL": model_url, "--payload": payload_url})
     files = payload_files(Path(payload).expanduser()) if payload and "://" not in payload else None
     types, notes = content_types(given_types, files)
     if model.startswith("arn:") and not given_types and files is None:
