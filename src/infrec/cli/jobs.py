@@ -237,6 +237,10 @@ def watch_job(name: str = NAME_ARGUMENT, endpoint_url: str | None = ENDPOINT_OPT
     except BackendError as exc:
         backend.close()
         raise job_failure(backend, exc, name) from exc
+    if isinstance(backend, EmbeddedBackend) and _nobody_runs(backend, name):
+        backend.close()
+        raise failed(f"job {name} is not finished and no process runs it (queued with --no-wait, or left by a "
+                     f"process that ended); `infrec jobs resume {name}` runs it here")
     try:
         progress = console if fmt is Output.table else Console(stderr=True)
         finish(backend, watch(backend, name, float(timeout), progress), fmt)
@@ -244,6 +248,15 @@ def watch_job(name: str = NAME_ARGUMENT, endpoint_url: str | None = ENDPOINT_OPT
         raise fail(exc) from exc
     finally:
         backend.close()
+
+
+def _nobody_runs(backend: EmbeddedBackend, name: str) -> bool:
+    """Whether an unfinished job has no live owner: following it here would wait for nothing."""
+    from infrec.jobs import states
+    from infrec.jobs.scheduler import owner_alive
+
+    row = backend.services.jobs.repo.get(name)
+    return row.status in states.ACTIVE and not owner_alive(row.owner)
 
 
 def _write(text: str, outfile: Path | None) -> None:

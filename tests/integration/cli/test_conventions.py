@@ -103,6 +103,8 @@ def test_every_command_that_prints_data_prints_json(state: dict[str, Any]) -> No
     shown = as_json(run(home, "catalog", "show", "ml.g4dn.xlarge", "--output", "json",
                         env={"INFREC_HOST_DEVICES": "{}"}))
     assert shown["OnThisHost"]["Verdict"] == "refused" and "no NVIDIA GPU" in shown["OnThisHost"]["Reason"]
+    idle = run(home, "jobs", "watch", "queued", "--output", "json")    # embedded, nothing runs it: said at once
+    assert idle.returncode == 1 and "jobs resume queued" in idle.stderr and idle.stdout == ""
     text = run(home, "jobs", "list", "--output", "text")
     assert text.stdout.split("\t")[:3] == ["queued", "Default", "PENDING"]
     stopped = as_json(run(home, "jobs", "stop", "queued", "--output", "json"))
