@@ -134,8 +134,10 @@ def checked_catalog() -> Catalog:
     try:
         settings = Settings.from_env()
         cat = Catalog.load(settings.catalog, settings.region) if settings.catalog else Catalog.default(settings.region)
-    except (ValueError, CatalogError) as exc:
-        raise usage(f"{DEFAULT_CATALOG_ENV}/{REGION_ENV}: {exc}") from None
+    except CatalogError as exc:
+        raise usage(f"{DEFAULT_CATALOG_ENV}: {exc}") from None
+    except ValueError as exc:   # a setting of the environment; the message names it
+        raise usage(str(exc)) from None
     check_region(settings.region, cat, option=REGION_ENV)
     return cat
 
