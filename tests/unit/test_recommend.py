@@ -387,7 +387,7 @@ def test_random_ranges_keep_the_invariants() -> None:
 def test_displays_show_intervals_ties_and_unconverged_holds() -> None:
     from rich.console import Console
 
-    from infrec.cli.recommend import step_intervals_table, uncertainty_table
+    from infrec.cli.results import step_intervals_table, uncertainty_table
     from infrec.report.html import job_report, latency_text, throughput_text
 
     steps = [

@@ -7,9 +7,16 @@ from __future__ import annotations
 import time
 
 import typer
+from rich.console import Console
 
+from infrec.cli.arguments import split_values
 from infrec.cli.backend import BackendError, fail, open_backend
-from infrec.cli.recommend import console, register_model, run_recommendation, show_result, split_values
+from infrec.cli.errors import usage
+from infrec.cli.lookup import check_instance_types
+from infrec.cli.output import OUTPUT_OPTION, Output, chosen, print_json
+from infrec.cli.recommend import JobSpec, checked_catalog, register_model, run_recommendation
+from infrec.cli.results import show_result
+from infrec.cli.watch import CONSOLE
 from infrec.report.html import job_report
 
 DEMO_INSTANCE_TYPES = ["ml.c5.large", "ml.m5.large", "ml.c6i.large", "ml.c5.xlarge"]
@@ -19,6 +26,7 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         instance_types: list[str] = typer.Option(None, "--instance-types", help="Override the four candidates."),
+        output: Output | None = OUTPUT_OPTION,
     ) -> None:
         """Create the example model, register it, and run a Default recommendation job on it."""
         import os
@@ -28,11 +36,14 @@ def register(app: typer.Typer) -> None:
 
         # A quick look: each step's confirmation hold is capped at 20 s (unless set), so four types
         # finish in a few minutes; a step whose interval is still wider than ±3 % says so.
+        fmt = chosen(output)
+        console = CONSOLE if fmt is Output.table else Console(stderr=True)
         try:
             settings = Settings.from_env({"INFREC_HOLD_SECONDS": "20", **os.environ})
         except ValueError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+            raise usage(str(exc)) from exc
+        types = split_values(instance_types) or DEMO_INSTANCE_TYPES
+        check_instance_types(types, checked_catalog())
         folder = settings.ensure_home() / "demo"
         example = create_example(folder)
         console.print(f"example model: {example.model_path}  payloads: {example.payload_path}")
@@ -41,16 +52,22 @@ def register(app: typer.Typer) -> None:
             arn = register_model(backend, "infrec-demo", "infrec/sklearn", example.model_path.as_uri(),
                                  example.payload_path.as_uri(), list(example.content_types), {})
             console.print(f"registered {arn}")
-            types = split_values(instance_types) or DEMO_INSTANCE_TYPES
-            job = run_recommendation(backend, package_arn=arn, job_name=time.strftime("demo-%Y%m%d-%H%M%S"),
-                                     instance_types=types, latency=None, advanced=None, duration_s=600)
-            show_result(backend, job)
+            spec = JobSpec(package_arn=arn, job_name=time.strftime("demo-%Y%m%d-%H%M%S"), instance_types=types,
+                           duration_s=600)
+            job = run_recommendation(backend, spec, console)
+            if fmt is Output.table:
+                show_result(backend, job)
             # The last line: where the job's report (plots, tables) lies, to open in a browser.
             report = folder / f"{job['JobName']}.html"
             details = backend.job_details(job["JobName"])
             assert details is not None  # embedded mode always has them
             report.write_text(job_report(details), encoding="utf-8")
-            console.print(f"report: {report.resolve()}", soft_wrap=True)
+            if fmt is Output.json:
+                print_json({"Job": job, "Details": details, "Report": str(report.resolve())})
+            elif fmt is Output.text:
+                typer.echo(str(report.resolve()))
+            else:
+                console.print(f"report: {report.resolve()}", soft_wrap=True)
             if job["Status"] != "COMPLETED":
                 raise typer.Exit(1)
         except BackendError as exc:

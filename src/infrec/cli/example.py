@@ -3,11 +3,13 @@ model.tar.gz and payload.tar.gz ready to register, so a newcomer has something t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from infrec.cli.errors import usage
+from infrec.cli.output import OUTPUT_OPTION, Output, chosen, print_json, print_text
 
 if TYPE_CHECKING:
     from infrec.examples import ExampleModel
@@ -19,33 +21,21 @@ app = typer.Typer(help="The bundled example model (scikit-learn, iris).", no_arg
 def create(
     directory: Path = typer.Argument(..., help="Folder to write model.tar.gz and payload.tar.gz into "
                                                "(created if missing; earlier files are replaced)."),
-    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON instead of a table."),
     register: bool = typer.Option(False, "--register", help="Also register it as a model package version."),
     group: str = typer.Option("infrec-example", help="Model package group for --register."),
     endpoint_url: str | None = typer.Option(None, "--endpoint-url", envvar="INFREC_ENDPOINT_URL",
                                             help="Register through a running `infrec serve`."),
+    output: Output | None = OUTPUT_OPTION,
 ) -> None:
     """Train the example model and write its model and sample-payload archives to DIRECTORY."""
     from infrec.examples import create_example
 
+    fmt = chosen(output)
     try:
         example = create_example(directory)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if as_json:
-        typer.echo(json.dumps({
-            "ModelDataUrl": example.model_data_url,
-            "SamplePayloadUrl": example.payload_url,
-            "Image": example.image,
-            "SupportedContentTypes": list(example.content_types),
-            "Framework": example.framework,
-            "FrameworkVersion": example.framework_version,
-            "FeatureCount": example.feature_count,
-            "PayloadFiles": list(example.payload_files),
-        }, indent=2))
-    else:
-        _show(example)
+        raise usage(f"DIRECTORY {directory}: {exc}") from None
+    arn = None
     if register:
         from infrec.cli.backend import BackendError, fail, open_backend
         from infrec.cli.recommend import register_model
@@ -58,6 +48,24 @@ def create(
             raise fail(exc) from exc
         finally:
             backend.close()
+    if fmt is Output.json:
+        print_json({
+            "ModelDataUrl": example.model_data_url,
+            "SamplePayloadUrl": example.payload_url,
+            "Image": example.image,
+            "SupportedContentTypes": list(example.content_types),
+            "Framework": example.framework,
+            "FrameworkVersion": example.framework_version,
+            "FeatureCount": example.feature_count,
+            "PayloadFiles": list(example.payload_files),
+            **({"ModelPackageArn": arn} if arn else {}),
+        })
+        return
+    if fmt is Output.text:
+        print_text([[example.model_data_url, example.payload_url, example.image, arn]])
+        return
+    _show(example)
+    if arn:
         typer.echo(f"registered {arn}")
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 import typer
 
+from infrec.cli.errors import failed, usage
 from infrec.config import ALLOW_COMMANDS_ENV, ALLOW_FILES_ENV, EXECUTORS, Settings
 
 
@@ -83,44 +84,38 @@ def register(app: typer.Typer) -> None:
         from infrec.store import StoreError
 
         if not is_loopback(host) and auth is None and not allow_unauthenticated:
-            typer.echo(f"error: refusing to bind {host} without --auth: anyone who can reach it could "
-                       "register models and start jobs. Give --auth keys.json, or --allow-unauthenticated "
-                       "if the network is trusted.", err=True)
-            raise typer.Exit(2)
+            raise usage(f"refusing to bind {host} without --auth: anyone who can reach it could "
+                        "register models and start jobs. Give --auth keys.json, or --allow-unauthenticated "
+                        "if the network is trusted.")
         keys = None
         if auth is not None:
             try:
                 keys = KeyStore.from_file(auth)
             except ValueError as exc:
-                typer.echo(f"error: {exc}", err=True)
-                raise typer.Exit(2) from exc
+                raise usage(str(exc)) from exc
         try:
             # Served, the default is no: INFREC_ALLOW_COMMANDS must say yes, or --allow-commands.
             settings = Settings.from_env(served=True)
         except ValueError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+            raise usage(str(exc)) from exc
         commands = allow_commands or settings.allow_commands
         settings = dataclasses.replace(settings.confined(), allow_commands=commands,
                                        allow_files=served_file_roots(host, allow_files, settings.allow_files))
         if executor is not None or ray_address is not None:
             chosen = (executor or ("ray" if ray_address else settings.executor)).strip().lower()
             if chosen not in EXECUTORS:
-                typer.echo(f"error: --executor must be one of {', '.join(EXECUTORS)}, not {executor!r}", err=True)
-                raise typer.Exit(2)
+                raise usage(f"--executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
             kind: Literal["local", "ray"] = "ray" if chosen == "ray" else "local"
             settings = dataclasses.replace(settings, executor=kind, ray_address=ray_address or settings.ray_address)
         try:
             services = Services(settings)
         except (StoreError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from exc
+            raise failed(str(exc)) from exc
         try:
             try:
                 services.executor()  # connect now: a wrong --ray-address fails here, not in the first job
             except RuntimeError as exc:
-                typer.echo(f"error: {exc}", err=True)
-                raise typer.Exit(1) from exc
+                raise failed(str(exc)) from exc
             services.start_hosting()
             resumed = services.start_jobs(resume=True).resumed
             if resumed:

@@ -84,7 +84,7 @@ def test_creation_is_reproducible(example: ExampleModel, tmp_path: Path) -> None
 
 
 def test_cli_creates_and_reports(tmp_path: Path) -> None:
-    out = subprocess.run([str(INFREC), "example", "create", str(tmp_path / "ex"), "--json"],
+    out = subprocess.run([str(INFREC), "example", "create", str(tmp_path / "ex"), "--output", "json"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)

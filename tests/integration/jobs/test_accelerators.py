@@ -90,8 +90,9 @@ def _steps(sm: Any, name: str) -> dict[str, dict[str, Any]]:
 
 
 def _describe(env: dict[str, str], name: str) -> dict[str, Any]:
-    """What `infrec jobs describe NAME --json` shows a user (embedded: it reads the job's database)."""
-    out = subprocess.run([EXE, "jobs", "describe", name, "--json"], capture_output=True, text=True, timeout=60,
+    """What `infrec jobs describe NAME --output json` shows a user (embedded: it reads the job's database)."""
+    out = subprocess.run([EXE, "jobs", "describe", name, "--output", "json"], capture_output=True, text=True,
+                         timeout=60,
                          env={k: v for k, v in {**os.environ, **env}.items() if k != "INFREC_ENDPOINT_URL"})
     assert out.returncode == 0, out.stderr
     return dict(json.loads(out.stdout))

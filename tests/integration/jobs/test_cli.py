@@ -39,14 +39,14 @@ def test_recommend_embedded_and_remote(tmp_path: Path) -> None:
     assert infrec(home, "example", "create", str(ex)).returncode == 0
     model, payload = ex / "model.tar.gz", ex / "payload.tar.gz"
 
-    out = infrec(home, "recommend", str(model), "--payload", str(payload), "--content-type", "application/json",
-                 "--content-type", "text/csv", "--instance-types", "ml.c5.large", "--job-name", "cli-embedded")
+    out = infrec(home, "recommend", str(model), "--payload", str(payload), "--content-type", "application/json,text/csv",
+                 "--instance-types", "ml.c5.large", "--job-name", "cli-embedded")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Recommendations" in out.stdout and "ml.c5.large" in out.stdout
     assert endpoint_processes(home) == []
     assert not (home / "jobs" / "cli-embedded").exists()    # its extracted artifacts went with the job
     report = tmp_path / "report.html"
-    assert infrec(home, "jobs", "report", "cli-embedded", "-o", str(report)).returncode == 0
+    assert infrec(home, "jobs", "report", "cli-embedded", "--outfile", str(report)).returncode == 0
     assert "cli-embedded" in report.read_text() and "<table>" in report.read_text()
 
     listed = infrec(home, "jobs", "list")
@@ -55,6 +55,9 @@ def test_recommend_embedded_and_remote(tmp_path: Path) -> None:
     assert steps.returncode == 0 and "COMPLETED" in steps.stdout
     missing = infrec(home, "jobs", "describe", "no-such-job")
     assert missing.returncode == 1 and "ResourceNotFound" in missing.stderr and "Traceback" not in missing.stderr
+    typo = infrec(home, "jobs", "describe", "cli-embeded")
+    assert typo.returncode == 1 and "did you mean cli-embedded?" in typo.stderr
+    exported = infrec(home, "jobs", "export", "cli-embedded", "--format", "csv").stdout
 
     srv = InfrecServer(job_env(home))
     try:
@@ -72,6 +75,26 @@ def test_recommend_embedded_and_remote(tmp_path: Path) -> None:
         assert "ml.m5.large" in out.stdout
         remote = infrec(home, "jobs", "list", "--endpoint-url", srv.url)
         assert "cli-remote" in remote.stdout and "cli-embedded" in remote.stdout
+        # report and export read the server's database through its pages, as embedded they read the file.
+        assert infrec(home, "jobs", "export", "cli-embedded", "--format", "csv", "--endpoint-url", srv.url).stdout == \
+            exported
+        remote_report = tmp_path / "remote.html"
+        got = infrec(home, "jobs", "report", "cli-remote", "--outfile", str(remote_report), "--endpoint-url", srv.url)
+        assert got.returncode == 0, got.stderr
+        assert "cli-remote" in remote_report.read_text() and "ml.m5.large" in remote_report.read_text()
+        gone = infrec(home, "jobs", "export", "cli-remot", "--endpoint-url", srv.url)
+        assert gone.returncode == 1 and "did you mean cli-remote?" in gone.stderr, gone.stderr
+        described = json.loads(infrec(home, "jobs", "describe", "cli-remote", "--endpoint-url", srv.url,
+                                      "--output", "json").stdout)
+        assert described["Job"]["JobType"] == "Advanced" and described["Job"]["Status"] == "COMPLETED"
+        # --no-wait through the server: the name and how to follow it; stopped at once, followed to its end.
+        queued = infrec(home, "recommend", str(model), "--payload", str(payload), "--instance-types", "ml.c5.large",
+                        "--max-tests", "1", "--no-wait", "--job-name", "cli-queued", "--endpoint-url", srv.url)
+        assert queued.returncode == 0, queued.stderr
+        assert "cli-queued" in queued.stdout and f"infrec jobs watch cli-queued --endpoint-url {srv.url}" in queued.stdout
+        assert infrec(home, "jobs", "stop", "cli-queued", "--endpoint-url", srv.url).returncode == 0
+        followed = infrec(home, "jobs", "watch", "cli-queued", "--endpoint-url", srv.url, "--output", "json")
+        assert json.loads(followed.stdout)["Job"]["Status"] == "STOPPED" and followed.returncode == 1
         import urllib.request
 
         with urllib.request.urlopen(f"{srv.url}/ui", timeout=10) as resp:

@@ -38,7 +38,7 @@ def test_passing_vpc_exits_0_with_table(compliant: Callable[..., Net]) -> None:
 
 def test_failing_vpc_exits_1_and_json_names_check(compliant: Callable[..., Net]) -> None:
     net = compliant(endpoint=False)
-    res = infrec(*net_args(net, subnets_comma=True), "--format", "json")
+    res = infrec(*net_args(net, subnets_comma=True), "--output", "json")
     assert res.returncode == 1, res.stdout + res.stderr
     doc = json.loads(res.stdout)
     assert doc["ok"] is False
@@ -69,7 +69,7 @@ def test_usage_errors_exit_2(aws_env: str) -> None:
                      "--role-arn", "arn:aws:iam::123456789012:role/r", "--payload", "http://x/y")
     assert bad_url.returncode == 2 and "s3://" in bad_url.stderr
     bad_format = infrec("--subnets", "subnet-0123456789abcdef0", "--security-group-ids", "sg-0123456789abcdef0",
-                        "--role-arn", "arn:aws:iam::123456789012:role/r", "--format", "xml")
+                        "--role-arn", "arn:aws:iam::123456789012:role/r", "--output", "xml")
     assert bad_format.returncode == 2
 
 
@@ -95,7 +95,7 @@ def test_from_file_offline_review(tmp_path: Path, compliant: Callable[..., Net],
     }
     path = tmp_path / "network.json"
     path.write_text(json.dumps(doc, default=str))
-    res = infrec(*net_args(net), "--from-file", str(path), "--format", "json")
+    res = infrec(*net_args(net), "--from-file", str(path), "--output", "json")
     assert res.returncode == 0, res.stdout + res.stderr
     checks = {c["id"]: c["status"] for c in json.loads(res.stdout)["checks"]}
     assert checks["VPC-S3"] == "pass" and checks["VPC-SG-S3"] == "pass" and checks["VPC-IP"] == "pass"
@@ -109,7 +109,7 @@ def test_warnings_exit_0_unless_strict(compliant: Callable[..., Net], clients: d
     from tests.integration.vpc.conftest import FULL_ACCESS, make_role
 
     net = compliant(role_arn=make_role(clients["iam"], [FULL_ACCESS]))  # lacks ModifyNetworkInterfaceAttribute
-    res = infrec(*net_args(net), "--format", "json")
+    res = infrec(*net_args(net), "--output", "json")
     assert res.returncode == 0, res.stdout + res.stderr
     assert any(c["status"] == "warn" for c in json.loads(res.stdout)["checks"])
     assert infrec(*net_args(net), "--strict").returncode == 1
