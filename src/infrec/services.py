@@ -3,20 +3,24 @@ the CLI's embedded mode and the tests, so there is never a second way to wire th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from infrec.api import operations
 from infrec.artifacts.uri import FileAccess
 from infrec.config import Settings
 from infrec.core.arn import ArnBuilder
-from infrec.core.catalog import Catalog
+from infrec.core.catalog import Catalog, InstanceType
 from infrec.executors.base import Executor
 from infrec.genai.ai_resources import GenAIService
 from infrec.hosting.endpoints import HostingService
 from infrec.jobs import states
 from infrec.jobs.endpoints import default_lookup
+from infrec.jobs.hostfit import Fit
+from infrec.jobs.hostfit import host_fits as fits_on
 from infrec.jobs.instant import InstantRecommendations
 from infrec.jobs.joblog import JobLogSource
 from infrec.jobs.lifecycle import JobStateRepo, Kind
@@ -37,6 +41,16 @@ def runner_options(settings: Settings) -> RunnerOptions:
     return RunnerOptions(allow_emulation=settings.allow_emulation, trial_seconds=settings.trial_seconds,
                          setup_deadline_s=settings.setup_deadline_s, hold_seconds=settings.hold_seconds,
                          host_lock=settings.host_lock, measure=MeasureOptions.from_settings(settings))
+
+
+def host_fits(types: Iterable[InstanceType], settings: Settings) -> dict[str, Fit]:
+    """What this host's local executor will do with each type (jobs.hostfit), asked of an executor
+    made in a scratch folder: nothing is started, and a Ray cluster's nodes are sized when a job runs."""
+    from infrec.executors.local import LocalExecutor
+
+    with tempfile.TemporaryDirectory(prefix="infrec-capacity-") as scratch:
+        executor = LocalExecutor(Path(scratch), devices=settings.host_devices, loadgen_cpus=settings.loadgen_cpus)
+        return fits_on(types, executor, settings.allow_emulation)
 
 
 def catalog_for(settings: Settings) -> Catalog:

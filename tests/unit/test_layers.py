@@ -17,7 +17,9 @@ FRONT = {"api", "cli", "web", "services"}      # front ends and the composition 
 ALLOWED: dict[str, set[str]] = {
     "api": {"services", "web", "registry", "hosting", "jobs", "genai", "logs", "core"},
     "web": {"api", "services", "report", "core"},
-    "cli": {"api", "services", "config", "jobs", "report", "pricing", "store", "vpc", "examples", "core"},
+    # The CLI reads the user's own files (a payload archive's names) before sending anything.
+    "cli": {"api", "services", "config", "jobs", "report", "pricing", "store", "vpc", "examples", "artifacts",
+            "core"},
     "services": {"api", "config", "registry", "hosting", "jobs", "genai", "logs", "measure", "executors",
                  "artifacts", "store", "vpc", "core"},
     "config": {"setting_values", "artifacts", "executors"},

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from infrec.cli.errors import usage
-from infrec.loadgen.payloads import _BY_EXTENSION as TYPE_BY_EXTENSION
+from infrec.core.content_types import content_type_of
 
 # botocore's patterns for CreateInferenceRecommendationsJob (service-2.json of sagemaker).
 JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}")
@@ -122,7 +122,7 @@ def content_types(given: list[str], files: list[str] | None) -> tuple[list[str],
     for t in given:
         if not CONTENT_TYPE.fullmatch(t) or len(t) > 256:
             raise usage(f"--content-type {t!r} is not a MIME type (e.g. application/json, text/csv)")
-    by_file = {f: TYPE_BY_EXTENSION.get(PurePosixPath(f).suffix.lower()) for f in files or []}
+    by_file = {f: content_type_of(PurePosixPath(f)) for f in files or []}
     if not given:
         found = list(dict.fromkeys(t for t in by_file.values() if t))
         return found or [DEFAULT_CONTENT_TYPE], []

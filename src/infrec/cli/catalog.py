@@ -10,7 +10,6 @@ from typing import Any
 import typer
 
 from infrec.cli.errors import close_matches, did_you_mean, failed, usage
-from infrec.cli.hostfit import Fit, host_fits
 from infrec.cli.lookup import aws_regions, check_instance_types, check_region
 from infrec.cli.output import OUTPUT_OPTION, Output, chosen, print_json, print_text
 from infrec.config import Settings
@@ -24,6 +23,8 @@ from infrec.core.catalog import (
     NotOfferedInRegion,
     UnknownInstanceType,
 )
+from infrec.jobs.hostfit import Fit
+from infrec.services import host_fits
 
 app = typer.Typer(help="The instance catalog: types, resources, prices per region.", no_args_is_help=True)
 

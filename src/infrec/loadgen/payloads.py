@@ -5,19 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from infrec.core.content_types import content_type_of
+
 _MAX_FILES = 100_000
 _MAX_BYTES = 256 * 1024 * 1024
-
-
-# A sample payload archive may mix formats (SupportedContentTypes lists several): a file's
-# extension picks its content type among the job's, so a CSV body is never sent as JSON.
-_BY_EXTENSION = {
-    ".csv": "text/csv",
-    ".json": "application/json",
-    ".jsonl": "application/jsonlines",
-    ".npy": "application/x-npy",
-    ".txt": "text/plain",
-}
 
 
 class Payload(NamedTuple):
@@ -51,7 +42,7 @@ def load_payloads(folder: str | Path, content_type: str = "application/octet-str
         if len(out) >= _MAX_FILES or total > _MAX_BYTES:
             raise ValueError(f"payload folder {str(root)!r} holds more than {_MAX_FILES} files "
                              f"or {_MAX_BYTES // 2**20} MiB")
-        guessed = _BY_EXTENSION.get(path.suffix.lower())
+        guessed = content_type_of(path)   # a file's extension picks its type among the job's
         ctype = guessed if allowed_types and guessed in allowed_types else content_type
         out.append(Payload(body, ctype, path.relative_to(root).as_posix()))
     return out
