@@ -3,6 +3,7 @@ real load, persisted steps; stop; and a SIGKILL of the service mid-job followed 
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -91,11 +92,15 @@ def test_default_and_advanced_jobs(tmp_path: Path, payload_archive: Path) -> Non
             TargetCpuUtilizationPerCore=50,
             ScalingPolicyObjective={"MinInvocationsPerMinute": 100, "MaxInvocationsPerMinute": 100000})
         dyn = advice["DynamicScalingConfiguration"]
-        assert dyn["MinCapacity"] >= 1 and dyn["MaxCapacity"] >= dyn["MinCapacity"]
         policy = dyn["ScalingPolicies"][0]["TargetTracking"]
         assert policy["MetricSpecification"]["Predefined"]["PredefinedMetricType"] == \
             "SageMakerVariantInvocationsPerInstance"
-        assert 0 < policy["TargetValue"] <= recs[0]["Metrics"]["MaxInvocations"]
+        # One instance at 50 % of its measured capacity (the exact figure may sit up to one above the
+        # reported, floored MaxInvocations); enough instances for the objective's minimum and maximum.
+        target = policy["TargetValue"]
+        assert target == pytest.approx(max(1, recs[0]["Metrics"]["MaxInvocations"] * 50 // 100), abs=1), policy
+        assert dyn["MinCapacity"] == max(1, math.ceil(100 / target)), dyn
+        assert dyn["MaxCapacity"] == max(dyn["MinCapacity"], math.ceil(100000 / target)), dyn
 
         sm.create_inference_recommendations_job(
             JobName="advanced-job", JobType="Advanced", RoleArn=ROLE,
