@@ -153,3 +153,64 @@ def wait_status(fn, key: str, timeout: float = 60.0, **kw: str):  # type: ignore
             return d
         time.sleep(0.3)
     raise AssertionError(f"{kw} still {d.get(key)} after {timeout}s")
+
+
+def _proc_stat_times() -> tuple[int, ...] | None:
+    from infrec.core.steal import cpu_times
+
+    try:
+        return cpu_times(Path("/proc/stat").read_text())
+    except OSError:
+        return None
+
+
+def _speed_probe(seconds: float = 0.05) -> float:
+    """Loop iterations per millisecond of wall clock over a short busy loop: the host's speed now."""
+    n, start = 0, time.perf_counter()
+    end = start + seconds
+    while time.perf_counter() < end:
+        n += 1
+    return n / ((time.perf_counter() - start) * 1000.0)
+
+
+class HostNoise:
+    """What the host was doing while a timed test ran, for the failure message of a measured bound.
+
+    A shared host steals CPU and its speed drifts from second to second; a bound that fails
+    under that says so in its message (steal over the block and a quick speed probe), so a red run
+    explains itself instead of looking like a product fault.
+    """
+
+    def __init__(self) -> None:
+        self.before = _proc_stat_times()
+        self.t0 = time.monotonic()
+
+    def __str__(self) -> str:
+        from infrec.core.steal import steal_percent
+
+        steal = steal_percent(self.before, _proc_stat_times())
+        steal_s = "unknown" if steal is None else f"{steal:.1f}%"
+        return (f"host during the block: steal {steal_s} over {time.monotonic() - self.t0:.1f}s, "
+                f"speed probe {_speed_probe():.0f} loops/ms, load average {_loadavg()}")
+
+
+def _loadavg() -> str:
+    import os
+
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def poll_until(check, deadline_s: float, what: str, every_s: float = 0.05):  # type: ignore[no-untyped-def]
+    """Call `check()` until it returns something truthy (returned) or `deadline_s` passes (fails
+    with `what`): waiting for the state that marks a moment, instead of sleeping and hoping."""
+    end = time.monotonic() + deadline_s
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > end:
+            raise AssertionError(f"not {what} within {deadline_s}s")
+        time.sleep(every_s)

@@ -16,7 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from tests.helpers import InfrecServer
+from tests.helpers import InfrecServer, poll_until
 from tests.integration.jobs.conftest import job_env, make_payload_archive
 
 ROLE = "arn:aws:iam::000000000000:role/infrec"
@@ -55,7 +55,11 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InfrecServer
         while sm.describe_inference_recommendations_job(JobName=JOB)["Status"] not in ("COMPLETED", "FAILED"):
             assert time.monotonic() < end, "job did not end within 120 s"
             time.sleep(0.3)
-        time.sleep(1.2)  # the log holds back its last second (joblog.SETTLE_MS)
+        # The log holds back its last second (joblog.SETTLE_MS): wait for its closing line to show.
+        logs, closing = _logs(srv), f"Job {JOB} COMPLETED with 1 recommendation(s)"
+        poll_until(lambda: any(e["message"] == closing for e in logs.get_log_events(
+            logGroupName=GROUP, logStreamName=f"{JOB}/execution", startFromHead=True)["events"]),
+            15, "the log's closing line shown", every_s=0.2)
         yield srv, sm
     finally:
         srv.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,12 +39,28 @@ def test_missing_and_unreadable_are_named(tmp_path: Path) -> None:
         files.read_bytes(missing)
     with pytest.raises(ArtifactError, match="must name a local path"):
         files.check_readable("file://otherhost/x")
-    if os.geteuid() != 0:  # root reads everything
-        secret = tmp_path / "secret"
+
+
+def test_unreadable_is_named_as_permission_denied() -> None:
+    """A file with no permissions is refused by name. Root reads everything, so as root the check
+    runs in a forked child that has dropped to `nobody` first (no exec: the interpreter's files need
+    not be readable to it) — the branch runs either way."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="infrec-perm-"))
+    secret = folder / "secret"
+    try:
+        folder.chmod(0o755)                      # anyone may look inside; only the file is closed
         secret.write_bytes(b"s")
         secret.chmod(0)
-        with pytest.raises(ArtifactError, match="permission denied"):
-            files.check_readable(str(secret))
+        if os.geteuid() != 0:
+            with pytest.raises(ArtifactError, match="permission denied"):
+                files.check_readable(str(secret))
+            return
+        assert _as_nobody(lambda: _check_message(str(secret))) == f"{secret}: permission denied"
+    finally:
+        secret.unlink(missing_ok=True)
+        folder.rmdir()
 
 
 def test_fetch_and_extract_local(tmp_path: Path) -> None:
@@ -89,3 +106,34 @@ def test_local_hostile_archive_refused(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match=r"evil.tar.gz: member '/etc/infrec-pwned': absolute path refused"):
         files.fetch_and_extract(evil.as_uri(), tmp_path / "out")
     assert not Path("/etc/infrec-pwned").exists()
+
+
+def _check_message(path: str) -> str:
+    try:
+        files.check_readable(path)
+    except ArtifactError as exc:
+        return str(exc)
+    return "readable"
+
+
+def _as_nobody(fn: Callable[[], str]) -> str:
+    """`fn()` in a forked child running as uid/gid 65534; its answer comes back through a pipe."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(write_end, fn().encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        answer = f.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, answer
+    return answer

@@ -162,7 +162,9 @@ def test_one_process_shares_its_hold_between_threads(lock_path: Path) -> None:
     t = threading.Thread(target=lambda: got.append(second.acquire("job-2", deadline=time.time() + 5)))
     t.start()
     t.join(10)
-    assert got and got[0] < 1.0  # re-entrant: no wait for our own process
+    # Re-entrant: a wait for our own process would have met the 5 s deadline (HostLockTimeout,
+    # nothing appended) — the mechanism, not the wall clock, is what is checked.
+    assert not t.is_alive() and got, got
     holder = first.holder()
     assert holder is not None and holder.pid == os.getpid() and set(holder.owners) == {"job-1", "job-2"}
 
@@ -180,11 +182,12 @@ def test_cancel_interrupts_the_wait(lock_path: Path, holder: subprocess.Popen[st
     cancel = threading.Event()
     waiter = Waiter(HostLock(lock_path), "job-b", cancel=cancel)
     assert waiter.first_message.wait(30)
-    t0 = time.monotonic()
     cancel.set()
-    assert waiter.done.wait(5)
-    assert time.monotonic() - t0 < 2.0  # a job stop ends the wait within a second (with slack)
-    assert isinstance(waiter.result, JobStopped)
+    # The waiter has no deadline and the holder keeps the lock: ending at all means the cancel ended
+    # it, which its result names; the holder still holds.
+    assert waiter.done.wait(10)
+    assert isinstance(waiter.result, JobStopped), waiter.result
+    assert holder.poll() is None and f"pid {holder.pid}" in _contend(lock_path, 0.3)
     assert not HostLock(lock_path).held_here()
 
 

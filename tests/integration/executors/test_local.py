@@ -18,6 +18,7 @@ from infrec.config import Settings
 from infrec.core.catalog import Catalog, InstanceType
 from infrec.executors.base import CapacityError, EndpointSpec, EndpointStartError, Executor
 from infrec.executors.local import LocalExecutor, group_members
+from tests.helpers import HostNoise
 from tests.integration.executors.client import closed_loop
 from tests.integration.executors.conftest import TrackedExecutor, leftovers
 from tests.integration.serving import models
@@ -61,13 +62,45 @@ def test_cpu_quota_caps_throughput(executor: TrackedExecutor, itype: InstanceTyp
     needs_cgroups(executor)
     h = executor.start(spec(itype, environment={"INFREC_SYNTHETIC_SERVICE_MS": "10"}, name="quota"))
     assert h.enforcement.startswith("cgroup")
+    # The mechanism: the instance's group holds a CFS quota of its vCPUs, and the load hit it.
+    quota, period = _cfs_quota(h.instances[0].cgroups)
+    assert quota == pytest.approx(itype.vcpus * period, abs=1), (quota, period)
+    throttled = _throttled(h.instances[0].cgroups)
     executor.usage(h)
+    noise = HostNoise()
     rps, errors = closed_loop(h.urls[0], b"{}", "application/json", concurrency=4, duration_s=4.0)
     use = executor.usage(h)[0]
     assert errors == 0
-    assert expected * 0.85 <= rps <= expected * 1.15, f"{rps:.1f} req/s, expected {expected} ± 15 %"
-    assert use.cpu_percent > 70, use  # the instance was saturated: its quota, not the client, was the limit
+    assert _throttled(h.instances[0].cgroups) > throttled  # the quota, not the client, was the limit
+    # Above: CPU time per request is fixed, so the quota allows no more than `expected` (5 % for one
+    # CFS period's burst at either edge of the 4 s). Below: the quota's time must be delivered, which a
+    # shared host does not promise — its speed moves ±13–17 % from second to second — so the floor
+    # is 0.85 × 0.83 ≈ 0.7 of `expected`.
+    assert expected * 0.7 <= rps <= expected * 1.05, f"{rps:.1f} req/s, expected {expected}; {noise}"
+    assert use.cpu_percent > 70, (use, str(noise))  # the instance was saturated
     assert 0 < use.memory_percent < 50 and use.rss_bytes > 0
+
+
+def _cfs_quota(groups: list[str]) -> tuple[int, int]:
+    """(quota, period) in µs of the instance's CPU group, cgroup v2 (cpu.max) or v1 (cpu.cfs_*)."""
+    for g in map(Path, groups):
+        if (g / "cpu.max").exists():
+            quota, period = (g / "cpu.max").read_text().split()
+            return int(quota), int(period)
+        if (g / "cpu.cfs_quota_us").exists():
+            return int((g / "cpu.cfs_quota_us").read_text()), int((g / "cpu.cfs_period_us").read_text())
+    raise AssertionError(f"no CPU controller among {groups}")
+
+
+def _throttled(groups: list[str]) -> int:
+    """Periods in which the group used up its quota (cpu.stat nr_throttled, v1 and v2 alike)."""
+    for g in map(Path, groups):
+        if (g / "cpu.stat").exists():
+            for line in (g / "cpu.stat").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "nr_throttled":
+                    return int(value)
+    raise AssertionError(f"no cpu.stat with nr_throttled among {groups}")
 
 
 def test_memory_limit_kills_and_reports_oom(tmp_path: Path, executor: TrackedExecutor) -> None:

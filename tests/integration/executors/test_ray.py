@@ -103,9 +103,8 @@ def test_placement_by_resource(cluster: LocalRayCluster, executor: Any) -> None:
         pgid = h.instances[0].pgid
         assert group_members(pgid)
     finally:
-        t0 = time.monotonic()
         executor.stop(h)
-    assert time.monotonic() - t0 < 10
+    # What stopping must achieve, each awaited with a deadline (a hung stop meets the module's timeout).
     wait_until(lambda: not executor.running_actors(), 10, "the actor to end")
     wait_until(lambda: not group_members(pgid), 10, "the endpoint's processes to end")
     wait_until(lambda: not ledger(cluster), 10, "the node's ledger to empty")
@@ -115,10 +114,12 @@ def test_missing_type_fails_at_once_naming_the_resource(executor: Any) -> None:
     nope = InstanceType("test.nope", 1.0, 1.0, 0.05)
     with pytest.raises(EmulationError, match=r"infrec:test\.nope"):
         executor.capacity_for(nope)
-    t0 = time.monotonic()
     with pytest.raises(EndpointStartError, match=r"ray start --address <head> --resources '\{\"infrec:test\.nope\""):
         executor.start(spec(nope, "nope"))
-    assert time.monotonic() - t0 < 5
+    # At once means before anything was placed: no actor waits for the resource, no endpoint was started.
+    assert not executor.running_actors()
+    assert not [a for a in ray.util.list_named_actors(all_namespaces=True)
+                if str(a.get("name", "")).startswith("infrec-")]
 
 
 def test_stop_during_start_ends_the_actor_and_its_processes(cluster: LocalRayCluster, executor: Any) -> None:
@@ -137,10 +138,11 @@ def test_stop_during_start_ends_the_actor_and_its_processes(cluster: LocalRayClu
     t = threading.Thread(target=run)
     t.start()
     wait_until(lambda: bool(ledger(cluster)), 30, "the endpoint to be started on its node")
-    t0 = time.monotonic()
     cancel.set()
+    # The server never answers and its setup deadline is 60 s: a start that ends within the join's
+    # 10 s ended because of the cancel, which its error names below.
     t.join(timeout=10)
-    assert not t.is_alive() and time.monotonic() - t0 < 3
+    assert not t.is_alive()
     assert errors and isinstance(errors[0], EndpointStartError) and "cancelled" in str(errors[0])
     wait_until(lambda: not executor.running_actors(), 10, "the actor to end")
     wait_until(lambda: not ledger(cluster), 10, "the sentinel to reap the server")
@@ -220,6 +222,55 @@ def test_job_on_ray_placement_missing_type_and_lost_node(cluster: LocalRayCluste
         services.close()
     wait_until(lambda: not executor.running_actors(), 15, "the job's actors to end")
     wait_until(lambda: not ledger(cluster), 15, "the sentinels to reap the endpoints, the lost node's too")
+
+
+def test_serve_with_the_ray_executor_from_its_settings(cluster: LocalRayCluster, executor: Any,
+                                                      tmp_path: Path) -> None:
+    """The public way to the Ray executor: `infrec serve` with INFREC_EXECUTOR=ray and
+    INFREC_RAY_ADDRESS, a job through boto3: test.one runs on w1 (as `infrec jobs describe` shows)
+    and test.nope fails naming the resource — neither of which the local executor would do."""
+    import subprocess
+    import sys
+
+    from tests.helpers import InfrecServer
+    from tests.integration.jobs.test_jobs_boto3 import _wait as wait_job
+
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"instance_types": [
+        {"name": t, "vcpus": 1, "memory_gib": 1, "price_per_hour": 0.05} for t in ("test.one", "test.nope")]}))
+    home = tmp_path / "home"
+    env = {"INFREC_HOME": str(home), "INFREC_CATALOG": str(catalog), "INFREC_HOST_LOCK": str(tmp_path / "lock"),
+           "INFREC_EXECUTOR": "ray", "INFREC_RAY_ADDRESS": cluster.address, "INFREC_TRIAL_SECONDS": "1",
+           "INFREC_HOLD_SECONDS": "2", "INFREC_WARMUP_SECONDS": "0"}
+    srv = InfrecServer(env)
+    try:
+        sm = srv.client()
+        sm.create_model_package_group(ModelPackageGroupName="ray")
+        arn = sm.create_model_package(
+            ModelPackageGroupName="ray",
+            InferenceSpecification={"Containers": [{"Image": "infrec/synthetic", "Environment": {
+                "INFREC_SYNTHETIC_SERVICE_MS": "5"}}], "SupportedContentTypes": ["application/json"]},
+            SamplePayloadUrl=make_payload_archive(tmp_path).as_uri())["ModelPackageArn"]
+        sm.create_inference_recommendations_job(
+            JobName="served-on-ray", JobType="Advanced", RoleArn="arn:aws:iam::000000000000:role/test",
+            InputConfig={"ModelPackageVersionArn": arn, "JobDurationInSeconds": 300,
+                         "TrafficPattern": {"TrafficType": "PHASES", "Phases": [
+                             {"InitialNumberOfUsers": 1, "SpawnRate": 1, "DurationInSeconds": 3}]},
+                         "EndpointConfigurations": [{"InstanceType": "test.one"}, {"InstanceType": "test.nope"}]})
+        job = wait_job(sm, "served-on-ray", {"COMPLETED", "FAILED"}, 120)
+        steps = sm.list_inference_recommendations_job_steps(JobName="served-on-ray")["Steps"]
+        by_type = {s["InferenceBenchmark"]["EndpointConfiguration"]["InstanceType"]: s for s in steps}
+        assert job["Status"] == "COMPLETED", (job.get("FailureReason"), steps)
+        assert by_type["test.one"]["Status"] == "COMPLETED", steps
+        assert by_type["test.nope"]["Status"] == "FAILED"
+        assert "infrec:test.nope" in by_type["test.nope"]["InferenceBenchmark"]["FailureReason"], steps
+    finally:
+        srv.stop()
+    exe = Path(sys.executable).parent / "infrec"
+    out = subprocess.run([str(exe), "jobs", "describe", "served-on-ray"], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, **env, "COLUMNS": "250"})
+    assert node_offering(executor, "infrec:test.one") in out.stdout, out.stdout + out.stderr
+    wait_until(lambda: not ledger(cluster), 15, "the sentinels to reap the endpoints")
 
 
 DRIVER = """

@@ -11,6 +11,7 @@ import pytest
 
 from infrec.core.workload import parse_workload
 from infrec.loadgen.genai import LevelPlan, run_level
+from tests.helpers import HostNoise
 from tests.integration.genai.conftest import Sim
 
 
@@ -24,12 +25,19 @@ def _spec(**kw: object) -> object:
 def test_streaming_chat_closed_loop_matches_the_truth(llmsim: Callable[..., Sim]) -> None:
     sim = llmsim(ttft_ms=80, itl_ms=15)
     spec = _spec(concurrency=4, goodput="time_to_first_token:120 inter_token_latency:20")
+    noise = HostNoise()
     stats, result = run_level(LevelPlan(sim.url, spec, 4))
     assert not result.generator_bound and stats.errors == 0 and stats.successes > 20
-    assert stats.ttft_ms["mean"] == pytest.approx(80, rel=0.08)
-    assert stats.itl_ms["mean"] == pytest.approx(15, rel=0.05)
+    # The simulator sleeps its delays, so no token comes sooner (2 % for timers that fire early).
+    # Later is this host's scheduling: on 2 shared cores each wakeup (the simulator's, then the
+    # generator's) can wait for a CPU — on average a few ms, not the delay's fraction — so the
+    # bounds above are the delay plus that much: 10 ms on the first token, 4 ms on each gap.
+    assert 80 * 0.98 <= stats.ttft_ms["mean"] <= 80 + 10, (stats.ttft_ms, str(noise))
+    assert 15 * 0.98 <= stats.itl_ms["mean"] <= 15 + 4, (stats.itl_ms, str(noise))
     e2e_s = (80 + 11 * 15) / 1000
-    assert stats.output_tokens_per_s == pytest.approx(4 / e2e_s * 12, rel=0.07)
+    slowest_e2e_s = (80 + 10 + 11 * (15 + 4)) / 1000
+    assert 4 / slowest_e2e_s * 12 <= stats.output_tokens_per_s <= 4 / e2e_s * 12 * 1.03, (
+        stats.output_tokens_per_s, str(noise))
     assert stats.output_tokens == 12 * stats.successes           # from the usage event
     assert stats.input_tokens == 30 * stats.successes
     assert stats.good == stats.successes                          # every request met both SLAs

@@ -167,11 +167,11 @@ def test_matching_gpu_not_refused_stop_and_deadline_while_waiting(
         inf2 = by_type["ml.inf2.xlarge"]
         assert inf2["Status"] == "FAILED" and "no AWS Neuron device" in inf2["FailureReason"]
 
-        t0 = time.monotonic()
         sm.stop_inference_recommendations_job(JobName="gpu")
+        # The holder never lets go and the job may wait 300 s: STOPPED within the 30 s wait means the
+        # stop ended the wait for the host, not the job's duration.
         job = _wait(sm, "gpu", {"STOPPED", "FAILED", "COMPLETED"}, 30)
         assert job["Status"] == "STOPPED"
-        assert time.monotonic() - t0 < 10
         assert _steps(sm, "gpu")["ml.g4dn.xlarge"]["Status"] == "STOPPED"
 
         # A job whose JobDurationInSeconds passes while it waits fails, naming the holder.

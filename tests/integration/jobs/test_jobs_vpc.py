@@ -50,11 +50,10 @@ def test_failing_vpc_fails_fast_and_passing_vpc_proceeds(tmp_path: Path, complia
     srv = InfrecServer(job_env(home))
     try:
         sm = srv.client()
-        t0 = time.monotonic()
         _job(sm, "vpc-bad", bad, bad.vpc_config)
         job = _wait(sm, "vpc-bad", 30)
         assert job["Status"] == "FAILED"
-        assert time.monotonic() - t0 < 30
+        # Fast means before any endpoint: the preflight refused it (asserted on the step below).
         reason = job["FailureReason"]
         assert "VPC-S3" in reason and bad.subnets[0] in reason and len(reason) <= 1024
         steps = sm.list_inference_recommendations_job_steps(JobName="vpc-bad")["Steps"]

@@ -15,6 +15,7 @@ import pytest
 
 from infrec.core.catalog import Catalog
 from infrec.core.emulation import plan
+from infrec.core.steal import steal_percent
 from infrec.executors.base import EndpointSpec
 from infrec.executors.local import LocalExecutor
 from infrec.jobs.model_source import ModelSource
@@ -23,7 +24,10 @@ from infrec.loadgen.payloads import Payload
 from infrec.measure import MeasureOptions, StepConfig, StepContext, StepLimits, StepMeasurement, measure_step
 from infrec.measure.context import RunContext
 from infrec.measure.probes import drain
+from infrec.measure.sampling import host_cpu_times as _host_times
 from infrec.measure.search import Search
+from tests.helpers import HostNoise, InfrecServer
+from tests.integration.jobs.conftest import job_env, make_payload_archive, wait_no_endpoints
 
 BODY = b'{"instances": [[1.0, 2.0, 3.0, 4.0]]}'
 
@@ -141,17 +145,28 @@ def test_generator_bound_trial_is_never_taken_as_capacity(executor: LocalExecuto
 def test_default_step_measures_capacity_not_a_rate_below_it(executor: LocalExecutor, payload_dir: Path) -> None:
     # 10 ms of CPU per request on 1 emulated CPU (ml.c5.large at 0.5×): at most 100 req/s here, i.e.
     # 200 req/s = 12,000/min on the full instance, whatever the host's speed (CPU time, not wall time).
+    noise, before = HostNoise(), _host_times()
     result = run_step(executor, payload_dir, "Default", "ml.c5.large", 10.0)
+    around = steal_percent(before, _host_times())
     assert result.metrics is not None, result.failure_reason
     physical = 12_000.0
-    assert 0.8 * physical <= result.metrics.max_invocations <= 1.03 * physical, result.metrics.max_invocations
+    steal = result.details["HostStealPercent"]
+    # Above: CPU time per request is fixed, so no host speed lets the quota serve more (3 % for the
+    # read-back's rounding). Below: the quota's CPU time must actually be delivered, which a shared
+    # host does not promise — its speed moves ±13–17 % from second to second and the hypervisor
+    # takes the step's measured steal — so the floor is 0.8 × (1 − 0.17) ≈ 0.65 of physical, less the steal.
+    floor = 0.65 * physical * (1 - steal / 100)
+    assert floor <= result.metrics.max_invocations <= 1.03 * physical, (result.metrics.max_invocations, str(noise))
     cap = result.details["Capacity"]
     assert cap["Users"] >= 4, cap
     # Saturated (Little's law: requests queued), in two parts around the latency hold.
     assert len(cap["Parts"]) == 2, cap
     assert all(part["MedianLatencyMs"] >= 2 * result.details["UnloadedP50Ms"] for part in cap["Parts"]), cap
     assert result.details["MaxInvocationsInterval"]["Source"] == "capacity"
-    assert 0.0 <= result.details["HostStealPercent"] < 100.0     # read from /proc/stat around the step
+    # The step read /proc/stat around its measurement, which is most of the window this test read
+    # around the whole step (setup and stop are the rest, under half of it): its steal can be at most
+    # about twice the test's (all the steal in its part), plus a point for the readings' edges.
+    assert around is not None and 0.0 <= steal <= 2 * around + 1.0, (steal, around)
     # The latency comes from an open-loop hold at ≤ 85 % of the first part's capacity, which kept up
     # (a latency that climbed is recorded, not failed, below a measured capacity).
     held = [t for t in result.details["Trials"] if t["Phase"] == "hold"]
@@ -194,6 +209,7 @@ def test_capacity_raises_users_until_an_io_bound_server_queues(tmp_path: Path, m
     # (A server that sleeps has no cold cache to warm: its trials skip the warm-up second.)
     import subprocess
     import sys
+    noise = HostNoise()
     proc = subprocess.Popen([sys.executable, "-c", IO_BOUND_SERVER, "8"], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -211,10 +227,59 @@ def test_capacity_raises_users_until_an_io_bound_server_queues(tmp_path: Path, m
         users_tried = [t["Users"] for t in details["Trials"] if t["Phase"] == "capacity"]
         assert users_tried[0] == 4 and cap["Users"] >= 16, (users_tried, cap)
         assert cap["Parts"][0]["MedianLatencyMs"] >= 2 * details["UnloadedP50Ms"], cap
-        assert 0.7 * 400 <= cap["Rps"] <= 400 * 1.02, cap
+        assert 0.7 * 400 <= cap["Rps"] <= 400 * 1.02, (cap, str(noise))
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_a_default_job_raises_users_until_an_io_bound_model_queues(tmp_path: Path) -> None:
+    """The same verdict through the public path: `infrec serve`, the IO-bound server as a model's
+    INFREC_COMMAND, a Default job through boto3; its log names the capacity's users (≥ 16)."""
+    import re
+    import sys
+
+    import boto3
+
+    script = tmp_path / "io_server.py"
+    script.write_text(IO_BOUND_SERVER.replace('("127.0.0.1", 0)',
+                                              '("127.0.0.1", int(__import__("os").environ["SAGEMAKER_BIND_TO_PORT"]))'))
+    home = tmp_path / "home"
+    srv = InfrecServer({**job_env(home), "INFREC_ALLOW_COMMANDS": "1"})
+    try:
+        sm = srv.client()
+        sm.create_model_package_group(ModelPackageGroupName="io")
+        arn = sm.create_model_package(
+            ModelPackageGroupName="io",
+            InferenceSpecification={"Containers": [{"Image": "my/io-server", "Environment": {
+                "INFREC_COMMAND": f"{sys.executable} {script} 8"}}],
+                "SupportedContentTypes": ["application/json"], "SupportedResponseMIMETypes": ["application/json"],
+                "SupportedRealtimeInferenceInstanceTypes": ["ml.c5.large"]},
+            SamplePayloadUrl=make_payload_archive(tmp_path).as_uri())["ModelPackageArn"]
+        sm.create_inference_recommendations_job(
+            JobName="io-bound", JobType="Default", RoleArn="arn:aws:iam::000000000000:role/infrec",
+            InputConfig={"ModelPackageVersionArn": arn, "JobDurationInSeconds": 300})
+        end = time.monotonic() + 180
+        while (job := sm.describe_inference_recommendations_job(JobName="io-bound"))["Status"] not in (
+                "COMPLETED", "FAILED"):
+            assert time.monotonic() < end, job["Status"]
+            time.sleep(0.5)
+        assert job["Status"] == "COMPLETED", job.get("FailureReason")
+        logs = boto3.client("logs", endpoint_url=srv.url, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        found: list[str] = []
+        end = time.monotonic() + 15                      # the log holds back its last second
+        while not found and time.monotonic() < end:
+            lines = [e["message"] for e in logs.get_log_events(
+                logGroupName="/aws/sagemaker/InferenceRecommendationsJobs", logStreamName="io-bound/execution",
+                startFromHead=True)["events"]]
+            found = [m.group(1) for line in lines
+                     if (m := re.search(r": capacity [\d,.]+ req/s with (\d+) requests", line))]
+            time.sleep(0.3)
+        assert found and int(found[0]) >= 16, lines
+    finally:
+        srv.stop()
+    assert wait_no_endpoints(home) == []
 
 
 def test_payloads_the_model_refuses_fail_the_step_in_seconds_naming_the_file(executor: LocalExecutor,

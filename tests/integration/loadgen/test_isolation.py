@@ -21,7 +21,7 @@ from infrec.core.traffic import OpenLoop, from_sagemaker
 from infrec.loadgen import LoadPlan, generator_bound_reason, more_workers, run_load
 from infrec.loadgen.generator import GENERATOR_BOUND, LoadgenOptions
 from infrec.measure import MeasureOptions
-from tests.helpers import REPO
+from tests.helpers import REPO, HostNoise
 from tests.integration.loadgen.conftest import PAYLOADS, TestServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -141,6 +141,7 @@ def test_cancel_is_prompt_and_reaps_every_worker(server: Start, workers: int) ->
     srv = server("--delays-ms", "5")
     cancel = threading.Event()
     timer = threading.Timer(1.0, cancel.set)
+    noise = HostNoise()
     timer.start()
     t = time.monotonic()
     try:
@@ -148,7 +149,9 @@ def test_cancel_is_prompt_and_reaps_every_worker(server: Start, workers: int) ->
                                 workers=workers), cancel=cancel)
     finally:
         timer.cancel()
-    assert res.stop_reason == STOP_CANCELLED and time.monotonic() - t < 2.5
+    # The stop reason is the mechanism; prompt means the 30 s run ended near the 1 s cancel, with
+    # far more slack (8 s) than this host's stalls could take.
+    assert res.stop_reason == STOP_CANCELLED and time.monotonic() - t < 8, str(noise)
     assert not _generators(srv)  # reaped: not even a zombie
 
 
@@ -168,14 +171,16 @@ def test_workers_are_reaped_when_the_caller_fails(server: Start) -> None:
     class Boom(BaseException):
         pass
 
-    def explode(_w: WindowStats) -> None:
+    windows: list[WindowStats] = []
+
+    def explode(w: WindowStats) -> None:
+        windows.append(w)
         raise Boom  # not an Exception: run_load does not swallow it
 
-    t = time.monotonic()
     with pytest.raises(Boom):
         run_load(LoadPlan([srv.url], PAYLOADS, OpenLoop(rate=100, duration_s=30), None, deadline_s=60,
                           workers=2), on_window=explode)
-    assert time.monotonic() - t < 5
+    assert len(windows) == 1  # the failure ended the run at its first window, not the 30 s run's end
     assert not _generators(srv)
 
 

@@ -68,7 +68,12 @@ def test_right_size_with_default_log_level(sdk: Sdk, right_sized: tuple[dict[str
     assert job["Status"] == "COMPLETED", job.get("FailureReason")
     recs = value["recommendations"]
     assert recs and recs[0]["EndpointConfiguration"]["InstanceType"] == "ml.c5.large"
-    assert recs[0]["Metrics"]["MaxInvocations"] > 0
+    m = recs[0]["Metrics"]
+    assert m["MaxInvocations"] > 0
+    # One ml.c5.large at the catalog's price; CostPerInference follows from it and MaxInvocations.
+    from infrec.core.catalog import Catalog
+    assert m["CostPerHour"] == pytest.approx(round(Catalog.default().get("ml.c5.large").price_per_hour, 6)), m
+    assert m["CostPerInference"] == pytest.approx(m["CostPerHour"] / (m["MaxInvocations"] * 60), rel=1e-3), m
     # What the SDK printed is what GetLogEvents returned: the job's own lines, steps and trials named.
     assert f"Retrieved logStream: {JOB}/execution from logGroup: /aws/sagemaker/InferenceRecommendationsJobs" in out
     assert f"Inference recommendations job {JOB} created: Default job" in out
@@ -129,7 +134,9 @@ def test_deploy_the_recommendation_predict_and_delete(sdk: Sdk, right_sized: tup
     assert variant["InstanceType"] == rec["EndpointConfiguration"]["InstanceType"]
     assert variant["InitialInstanceCount"] == rec["EndpointConfiguration"]["InitialInstanceCount"]
     assert out["approval"] == "Approved"
-    assert isinstance(out["prediction"], list) and len(out["prediction"]) == 2  # one class per row
+    # The example is a forest trained on iris: the first row is iris's first sample (setosa, class 0),
+    # the second its 146th (virginica, class 2), both fitted exactly by the trained forest.
+    assert out["prediction"] == [0, 2], out["prediction"]
     assert out["left"] in ({}, {"sdk-endpoint": "Deleting"})  # deleted in the background, as in SageMaker
     assert wait_no_endpoints(Path(sdk.server.env["INFREC_HOME"])) == []
     sm = sdk.server.client()
