@@ -71,7 +71,10 @@ def test_cpu_quota_caps_throughput(executor: TrackedExecutor, itype: InstanceTyp
     rps, errors = closed_loop(h.urls[0], b"{}", "application/json", concurrency=4, duration_s=4.0)
     use = executor.usage(h)[0]
     assert errors == 0
-    assert _throttled(h.instances[0].cgroups) > throttled  # the quota, not the client, was the limit
+    if itype.vcpus < len(h.instances[0].cpu_ids):
+        # A quota below the CPUs the instance is pinned to binds, so a saturating load meets it. (With
+        # a whole CPU pinned and a quota of that CPU, affinity alone already caps it: never throttled.)
+        assert _throttled(h.instances[0].cgroups) > throttled, str(noise)
     # Above: CPU time per request is fixed, so the quota allows no more than `expected` (5 % for one
     # CFS period's burst at either edge of the 4 s). Below: the quota's time must be delivered, which a
     # shared host does not promise — its speed moves ±13–17 % from second to second — so the floor

@@ -182,6 +182,7 @@ def test_stop_and_delete_running_ai_jobs(tmp_path: Path, aws_env: str) -> None:
 def test_a_resumed_benchmark_keeps_its_completed_levels(tmp_path: Path, llmsim: Callable[..., Any]) -> None:
     """A benchmark job a dead server left after its first level goes on at the second: the first
     level's figures stay as they were recorded (in Describe and in results.csv), never measured again."""
+    from infrec.artifacts.uri import FileAccess
     from infrec.core.arn import ArnBuilder
     from infrec.core.catalog import Catalog
     from infrec.executors.local import LocalExecutor
@@ -196,7 +197,8 @@ def test_a_resumed_benchmark_keeps_its_completed_levels(tmp_path: Path, llmsim: 
     store = Store(f"sqlite:///{tmp_path / 'state.db'}")
     try:
         genai = GenAIService(store, ArnBuilder("us-east-1", "000000000000"), FileEndpoints(tmp_path / "endpoints.json"),
-                             submit=lambda name, kind: True, owner=lambda: "elsewhere:1:0.000")
+                             submit=lambda name, kind: True, owner=lambda: "elsewhere:1:0.000",
+                                 files=FileAccess(None))
         genai.create_ai_workload_config({"AIWorkloadConfigName": "wl", "AIWorkloadConfigs": {"WorkloadSpec": {
             "Inline": '{"concurrency": [1, 2], "benchmark_duration": 1, "warmup_duration": 0, "output_tokens_mean": 4}'}}})
         out = tmp_path / "out"
