@@ -17,9 +17,11 @@ from infrec.core.recommend import (
     cost_range,
     environment_parameters,
     extended_metrics,
+    interval,
     latency_objective,
     rank_steps,
     recommendation_id,
+    reported_tied,
     sagemaker_metrics,
     throughput_range,
 )
@@ -40,6 +42,7 @@ def test_metrics_at_their_floors_and_roundings() -> None:
     assert sagemaker_metrics(metrics(model_latency_ms=-1.0, cpu_utilization=-2.0, memory_utilization=-3.0,
                                      model_setup_time_s=-4.0)) | {} == sagemaker_metrics(
         metrics(model_latency_ms=0.0, cpu_utilization=0.0, memory_utilization=0.0, model_setup_time_s=0.0))
+    assert sagemaker_metrics(metrics(memory_utilization=0.5))["MemoryUtilization"] == 0.5
     assert extended_metrics(metrics(p50_ms=1.23456))["ModelLatencyPercentilesMs"] == {"P50": 1.235}
 
 
@@ -128,6 +131,26 @@ def test_cost_range_without_a_cost_per_hour_or_a_throughput() -> None:
     assert cost_range({"Metrics": {"CostPerInference": 0.5, "CostPerHour": 3.0}}) == (0.0, math.inf)
     assert cost_range({"Metrics": {"CostPerInference": 0.5, "CostPerHour": 3.0, "MaxInvocations": 0.1}}) == (
         0.5, 0.5)
+    # A stored CostPerHour is the hour's cost, even where CostPerInference was rounded apart from it.
+    assert cost_range({"Metrics": {"CostPerInference": 0.5, "CostPerHour": 6.0, "MaxInvocations": 0.1}}) == (
+        0.5, 1.0)
+
+
+def test_a_usable_interval_has_both_bounds_in_order() -> None:
+    assert interval({"X": {"Low": 1.0}}, "X") is None
+    assert interval({"X": {"Low": 2.0, "High": 1.0}}, "X") is None
+    assert interval({"X": {"Low": 2.0, "High": 2.0, "Batches": 3}}, "X") == (2.0, 2.0)
+
+
+def test_a_tie_reported_by_one_side_is_a_tie() -> None:
+    recs = [{"RecommendationId": "a", "EndpointConfiguration": {"InstanceType": "ml.a"}, "TiedWith": ["b"]},
+            {"RecommendationId": "b", "EndpointConfiguration": {"InstanceType": "ml.b"}, "TiedWith": []}]
+    assert reported_tied(recs, ["ml.a", "ml.b"]) and reported_tied(recs, ["ml.b", "ml.a"])
+
+
+def test_equal_costs_rank_by_latency() -> None:
+    slow_a, fast_b = step("ml.a", latency=10.0), step("ml.b", latency=5.0)
+    assert types(rank_steps("job", [slow_a, fast_b])) == [("ml.b", 1), ("ml.a", 1)]
 
 
 def test_the_exact_invocations_are_the_point_when_stored() -> None:
