@@ -7,7 +7,8 @@
 #   scripts/mutation.sh ranking trial   only these modules (keeps mutants/ between runs)
 #
 # Judged by tests/unit alone (fast, no processes), one worker at nice 19 so the machine stays usable;
-# mutmut gives each mutant a CPU-time limit of 10x its tests' own time (pyproject's [tool.mutmut]).
+# mutmut runs only the tests that call the mutated function, under a CPU-time limit of
+# 2 x timeout_multiplier x (those tests' own time + 1 s) (pyproject's [tool.mutmut]).
 # Last line: `mutation: killed=<k> survived=<s> score=<%>`, score = killed / (killed + survived).
 # A mutant that timed out (its tests looped or hung) or crashed the test process counts as killed:
 # the tests noticed it. One with no test calling its function counts as survived.

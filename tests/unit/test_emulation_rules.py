@@ -99,3 +99,9 @@ def test_notes_name_every_worker_setting_over_the_emulated_cpus() -> None:
     tiny = plan(C5X, 1, 0.25, 64 * GIB, {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "1"})
     assert len(tiny.notes) == 2 and tiny.notes[1].startswith("OMP_NUM_THREADS=2 ")      # a CPU's quarter is one
     assert math.isclose(tiny.vcpus, 0.25)
+
+
+def test_the_refusal_counts_every_instance_and_a_host_share_is_never_zero_bytes() -> None:
+    with pytest.raises(EmulationError, match=r"^2 × ml.c5.xlarge needs 8 vCPUs; this host can give 0.2 "):
+        plan(C5X, 2, 0.2, 64 * GIB)
+    assert plan(C5X, 2, 8, host_memory_bytes=1).memory_bytes == 1

@@ -184,3 +184,25 @@ def test_points_without_intervals_prices_or_costs() -> None:
     assert rank_with_ties(points, "ttft-ms") == [(0, []), (2, [1]), (1, [2])]
     uncosted_first = [{"tokens_per_s": 12.0, "cost": None}, {"tokens_per_s": 12.0, "price": 1.0, "cost": 9.0}]
     assert rank_with_ties(uncosted_first, "cost") == [(1, [0]), (0, [1])]
+
+
+def test_an_sla_without_batches_at_its_percentile_is_unsure_not_an_error() -> None:
+    assert judge_level(level(ttft=[80.0, 80.0]), Slas(ttft_ms=100, itl_ms=20, e2e_ms=1000)) == Judgement(
+        UNSURE, ("P90 ITL: fewer than 2 batches", "P90 E2E: fewer than 2 batches"))
+    assert judge_level(level(itl=[10.0, 10.0]), Slas(ttft_ms=100)) == Judgement(
+        UNSURE, ("P90 TTFT: fewer than 2 batches",))
+
+
+def test_a_candidate_without_a_price_beats_nothing_on_cost() -> None:
+    # T is tied with the leader L and cheaper per hour, so it is picked first; C (no price, not
+    # costed) measured far faster, but an unknown cost per token is no evidence that T is dearer.
+    lead, tied = cand(20.0, 10.0, 30.0, 2.0, 10.0), cand(8.0, 7.0, 11.0, 1.0, 10.0)
+    uncosted = {"tokens_per_s": 100.0, "tokens_interval": (95.0, 105.0), "cost": None, "ttft_ms": 10.0}
+    assert [i for i, _ in rank_with_ties([lead, tied, uncosted], "cost")] == [1, 0, 2]
+
+
+def test_a_throughput_interval_down_to_zero_has_no_cost_bound() -> None:
+    # X's interval reaches 0 tokens/s: its cost per token may be unbounded, so the tied Y, whose
+    # whole range is finite, lies wholly below it and X is beaten despite its lower point cost.
+    x, y = cand(5.0, 0.0, 10.0, 1.0, 10.0), cand(6.0, 5.0, 7.0, 2.0, 10.0)
+    assert [i for i, _ in rank_with_ties([x, y], "cost")] == [1, 0]

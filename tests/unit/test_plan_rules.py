@@ -132,3 +132,16 @@ def test_endpoint_configurations_expand_round_robin_and_keep_their_fields() -> N
     del configs["ResourceLimit"]
     assert [p.environment for p in plan_job("Advanced", configs, None, DEFAULT_TYPES)] == [
         {"P0": "x"}, {"P0": "y"}, {}]
+
+
+def test_inclusive_limits_of_tests_and_configurations() -> None:
+    assert len(plan_job("Default", {"ResourceLimit": {"MaxNumberOfTests": 1}}, ["ml.a", "ml.b"], DEFAULT_TYPES)) == 1
+    ten = {"EndpointConfigurations": [{"InstanceType": f"ml.t{i}"} for i in range(10)]}
+    assert [p.index for p in plan_job("Advanced", ten, None, DEFAULT_TYPES)] == list(range(10))
+
+
+def test_an_empty_parameter_name_is_refused() -> None:
+    with pytest.raises(PlanError) as err:
+        plan_job("Advanced", endpoint(EnvironmentParameterRanges={"CategoricalParameterRanges": [
+            {"Name": "", "Value": ONE}]}), None, DEFAULT_TYPES)
+    assert str(err.value) == f"{CPR}[0].Name is required"

@@ -68,3 +68,22 @@ def test_passed_matches_a_rate_within_a_thousandth_or_a_hundredth() -> None:
     small = RateSearch(10.5, 5000.0)
     small.record(TrialOutcome(10.5, 10.5, 0.0, 10.0))
     assert small.passed(10.5) and not small.passed(10.0)
+
+
+def test_a_bad_percentile_is_refused_naming_the_allowed_ones() -> None:
+    with pytest.raises(ValueError, match=r"^percentile must be one of P50, P90, P95, P99, not 'P42'$"):
+        RateSearch(1.0, 10.0, percentile="P42")
+
+
+def test_a_probe_exactly_at_the_floor_is_still_tried() -> None:
+    search = RateSearch(0.2, 10.0)
+    assert not search.record(TrialOutcome(0.2, 0.2, 0.0, 10.0, verdict="latency"))
+    assert search.next_rate() == 0.1 and search.reason == ""
+
+
+def test_a_capacity_hint_equal_to_the_offered_rate_is_no_hint() -> None:
+    # Half of 100/s came back with a ratio of 0.5 required: the hint is 100/s, the offered rate
+    # itself, so the search bisects instead of probing just under it.
+    search = RateSearch(100.0, 1000.0, rules=SearchRules(min_achieved_ratio=0.5))
+    assert not search.record(TrialOutcome(100.0, 50.0, 0.0, 10.0, verdict="throughput"))
+    assert search.next_rate() == 50.0

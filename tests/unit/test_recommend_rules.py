@@ -160,3 +160,16 @@ def test_the_exact_invocations_are_the_point_when_stored() -> None:
         101.0, 101.0)
     assert throughput_range({"Metrics": {}}) == (0.0, 0.0)
     assert throughput_range({}) == (0.0, 0.0)
+
+
+def test_a_missing_type_or_count_orders_as_empty_and_one() -> None:
+    typeless = step("A.x")
+    del typeless["EndpointConfiguration"]["InstanceType"]
+    assert [r["EndpointConfiguration"].get("InstanceType") for r in rank_steps("job", [step("A.x"), typeless])] == [
+        None, "A.x"]
+    countless = step("ml.c.large")
+    del countless["EndpointConfiguration"]["InitialInstanceCount"]
+    two = step("ml.c.large", price=0.05, count=2)
+    for job in ("job", "j0"):                     # ids that would order these either way
+        assert [r["EndpointConfiguration"].get("InitialInstanceCount")
+                for r in rank_steps(job, [two, countless])] == [None, 2]

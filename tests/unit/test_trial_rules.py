@@ -149,3 +149,8 @@ def test_saturation_at_its_bounds() -> None:
     assert not saturated(0.19, 0.1)
     assert saturated(0.1, 0.0)                  # the unloaded latency's floor is 0.05 ms
     assert not saturated(0.0, 0.0) and not saturated(math.nan, 1.0)
+
+
+def test_the_hold_latency_is_centred_on_the_overall_figure() -> None:
+    hs = hold_state(BATCHES, 10.0)
+    assert hs.latency is not None and hs.latency.value == 10.0
