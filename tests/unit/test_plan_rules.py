@@ -114,7 +114,9 @@ def test_default_candidates_are_limited_by_default_and_stripped() -> None:
         "ml.t0", "ml.t1", "ml.t2"]
     serverless = {"ContainerConfig": {"SupportedEndpointType": "Serverless"}}
     plans = plan_job("Default", serverless, None, DEFAULT_TYPES, max_tests_default=2)
-    assert [p.index for p in plans] == [0, 1] and all(p.serverless_config for p in plans)
+    assert [(p.index, p.instance_type, p.serverless_config) for p in plans] == [
+        (0, "serverless-1024mb", {"MemorySizeInMB": 1024, "MaxConcurrency": 5}),
+        (1, "serverless-2048mb", {"MemorySizeInMB": 2048, "MaxConcurrency": 5})]
     stripped = plan_job("Default", {"ContainerConfig": {"SupportedInstanceTypes": [" ml.a ", "ml.a", "ml.b"]}},
                         None, DEFAULT_TYPES)
     assert [(p.index, p.instance_type) for p in stripped] == [(0, "ml.a"), (1, "ml.b")]
