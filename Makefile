@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck bench-loadgen bench-serving bench-fidelity bench-repeatability bench-host bench-ray bench-genai llamacpp bench-llamacpp clean
+.PHONY: demo test lint typecheck bench-loadgen bench-serving bench-fidelity bench-repeatability bench-host bench-ray bench-genai llamacpp bench-llamacpp mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,6 +51,13 @@ llamacpp:
 
 bench-llamacpp: $(STAMP)
 	$(BIN)/python bench/llamacpp.py
+
+# Mutation check of the rules in core/ (scripts/mutation.sh; mutmut, judged by tests/unit, one worker at
+# nice 19, about a quarter of an hour on 2 cores; not part of `make test`). Its last line is
+# `mutation: killed=<k> survived=<s> score=<%>`, score = killed / (killed + survived); a mutant whose
+# tests time out or crash counts as killed, one that no test reaches as survived.
+mutation: $(STAMP)
+	bash scripts/mutation.sh
 
 clean:
 	rm -rf $(VENV) .infrec .pytest_cache .mypy_cache .ruff_cache
