@@ -41,7 +41,7 @@ api_log=build/test-output/api-tests.log
 behaviour_log=build/test-output/behaviour-tests.log
 BEHAVIOUR=(tests/browser tests/integration/hosting tests/integration/jobs/test_accelerators.py
            tests/integration/jobs/test_jobs_vpc.py tests/integration/jobs/test_serverless_existing.py
-           tests/integration/genai/test_ai_job_lifecycle.py)
+           tests/integration/genai/test_ai_job_lifecycle.py tests/integration/cli)
 ( set +e; INFREC_TEST_GATE=$gate $BIN/python -m pytest -p no:cacheprovider tests/integration/sdk >"$sdk_log" 2>&1
   echo $? >"$tmp/sdk-rc"; touch "$gate" ) &
 sdk_pid=$!
