@@ -47,6 +47,8 @@ def link_problem(source: Path, target: str) -> str | None:
         return None   # a fragment within the same page
     if path.startswith("/"):
         return "an absolute path points outside the repository; use a relative one"
+    if ".." in Path(path).parts:
+        return "climbs out of its folder; name the file in words instead (a copy of one page may sit elsewhere)"
     resolved = (source.parent / path).resolve()
     if not resolved.is_relative_to(REPO):
         return "leads out of the repository"
@@ -84,4 +86,7 @@ def test_the_link_checker_itself() -> None:
     problems = {t: link_problem(README, t) for t in found}
     assert [t for t, why in problems.items() if why is None] == [
         "docs/ray.md", "docs/report.png", "https://docs.aws.amazon.com/x", "#top"]
+    # A climb inside the repository is refused too: docs/x.md → ../README.md resolves here, but the page
+    # reads as a link out wherever it is copied or rendered on its own.
+    assert link_problem(REPO / "docs" / "x.md", "../README.md") is not None
     assert _ISSUE.search("see Issue #12") and _ISSUE.search("issue 7") and not _ISSUE.search("issues")
